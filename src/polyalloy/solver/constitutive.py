@@ -1,0 +1,116 @@
+"""Constitutive models as Warp functions: deformation → Kirchhoff stress, and plastic return maps.
+
+Each model supplies `*_stress(F, C, mat)` giving the Kirchhoff stress τ = J·σ [Pa] and, where it
+has plasticity, a projection of the trial deformation gradient. The solver's kernel factory
+includes only the models a scene uses (`wp.static`), so a scene of liquid alone compiles no SVD.
+
+- Liquid: weakly compressible, p = K (1 − J) clamped at p ≥ 0 (a free surface carries no
+  tension), plus Newtonian viscosity τ_v = μ J (∇v + ∇vᵀ) with ∇v ≈ C (APIC).
+- Elastic: compressible neo-Hookean, τ = G (F Fᵀ − I) + λ ln J · I (Bonet & Wood 2008).
+- Sand: Hencky (St. Venant–Kirchhoff in log strain) with the Drucker–Prager return map of
+  Klár et al. 2016, "Drucker-Prager elastoplasticity for sand animation", §7.
+"""
+
+from __future__ import annotations
+
+import math
+
+import warp as wp
+
+from ..materials import Constitutive, Material
+
+
+@wp.struct
+class MaterialData:
+    """One material as the kernels see it (SI units)."""
+
+    constitutive: int
+    bulk_modulus: float
+    shear_modulus: float
+    lame_lambda: float
+    viscosity: float
+    friction_alpha: float
+    """Drucker–Prager cone coefficient α = √(2/3)·2 sin φ / (3 − sin φ) [-]."""
+
+
+def material_data(material: Material) -> MaterialData:
+    """Pack a preset into the struct the kernels read."""
+    data = MaterialData()
+    data.constitutive = int(material.constitutive)
+    data.bulk_modulus = material.bulk_modulus
+    data.shear_modulus = material.shear_modulus
+    data.lame_lambda = material.bulk_modulus - 2.0 * material.shear_modulus / 3.0
+    data.viscosity = material.viscosity
+    sin_phi = math.sin(math.radians(material.friction_angle))
+    data.friction_alpha = math.sqrt(2.0 / 3.0) * 2.0 * sin_phi / (3.0 - sin_phi)
+    return data
+
+
+FLUID = wp.constant(int(Constitutive.FLUID))
+ELASTIC = wp.constant(int(Constitutive.ELASTIC))
+SAND = wp.constant(int(Constitutive.SAND))
+
+
+@wp.func
+def fluid_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
+    """Kirchhoff stress [Pa] of the weakly compressible liquid; F = J^(1/3)·I."""
+    J = wp.determinant(F)
+    pressure = wp.max(mat.bulk_modulus * (1.0 - J), 0.0)
+    identity = wp.identity(n=3, dtype=float)
+    return -pressure * J * identity + mat.viscosity * J * (C + wp.transpose(C))
+
+
+@wp.func
+def fluid_project(F: wp.mat33):
+    """A liquid keeps no shape: only its volume change J survives, as J^(1/3)·I."""
+    J = wp.clamp(wp.determinant(F), 0.2, 5.0)
+    return wp.identity(n=3, dtype=float) * wp.pow(J, 1.0 / 3.0)
+
+
+@wp.func
+def neo_hookean_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
+    """Kirchhoff stress [Pa] of a compressible neo-Hookean solid."""
+    J = wp.max(wp.determinant(F), 1.0e-6)
+    identity = wp.identity(n=3, dtype=float)
+    return mat.shear_modulus * (F * wp.transpose(F) - identity) + mat.lame_lambda * wp.log(J) * identity
+
+
+@wp.func
+def hencky_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
+    """Kirchhoff stress [Pa] of Hencky elasticity: τ = U (2G ε + λ tr(ε) I) Uᵀ, ε = log Σ."""
+    U = wp.mat33()
+    sigma = wp.vec3()
+    V = wp.mat33()
+    wp.svd3(F, U, sigma, V)
+    eps = wp.vec3(
+        wp.log(wp.max(sigma[0], 1.0e-6)), wp.log(wp.max(sigma[1], 1.0e-6)), wp.log(wp.max(sigma[2], 1.0e-6))
+    )
+    trace = eps[0] + eps[1] + eps[2]
+    tau = 2.0 * mat.shear_modulus * eps + wp.vec3(mat.lame_lambda * trace)
+    return U * wp.diag(tau) * wp.transpose(U)
+
+
+@wp.func
+def drucker_prager_project(F: wp.mat33, mat: MaterialData):
+    """Return the trial F onto the Drucker–Prager yield cone (Klár et al. 2016, Algorithm 2)."""
+    U = wp.mat33()
+    sigma = wp.vec3()
+    V = wp.mat33()
+    wp.svd3(F, U, sigma, V)
+    eps = wp.vec3(
+        wp.log(wp.max(sigma[0], 1.0e-6)), wp.log(wp.max(sigma[1], 1.0e-6)), wp.log(wp.max(sigma[2], 1.0e-6))
+    )
+    trace = eps[0] + eps[1] + eps[2]
+    if trace >= 0.0:
+        # Expansion: cohesionless sand cannot carry tension, so it returns to the stress-free tip.
+        return U * wp.transpose(V)
+    deviator = eps - wp.vec3(trace / 3.0)
+    deviator_norm = wp.length(deviator)
+    if deviator_norm < 1.0e-12:
+        return F
+    mu = mat.shear_modulus
+    plastic = deviator_norm + (3.0 * mat.lame_lambda + 2.0 * mu) / (2.0 * mu) * trace * mat.friction_alpha
+    if plastic <= 0.0:
+        return F
+    eps = eps - plastic / deviator_norm * deviator
+    return U * wp.diag(wp.vec3(wp.exp(eps[0]), wp.exp(eps[1]), wp.exp(eps[2]))) * wp.transpose(V)

@@ -1,0 +1,282 @@
+"""MLS-MPM kernels: particle-to-grid, grid update, grid-to-particle (Hu et al. 2018, APIC).
+
+Quadratic B-spline weights over the 3×3×3 node stencil. The grid is dense, with its origin at
+`grid_origin` and nodes every `dx` metres. The P2G and G2P kernels are built per set of
+constitutive models a scene uses (`build_transfer_kernels`), so a scene compiles only the
+material code it needs; the grid update and the helpers are shared by every scene.
+
+Kernel signatures follow one order: Model inputs, then State in, then State out (suffixes
+`_in` / `_out`), then Control, then scalars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import warp as wp
+
+from ..materials import Constitutive
+from . import constitutive as cm
+from .colliders import (
+    BOUNDARY_SEPARATE,
+    BOUNDARY_SLIP,
+    BOUNDARY_STICKY,
+    ColliderData,
+    apply_boundary,
+    collider_normal,
+    collider_sdf,
+    collider_velocity,
+)
+
+wp.set_module_options({"enable_backward": False})
+
+
+@wp.func
+def stencil_base(x: wp.vec3, grid_origin: wp.vec3, inv_dx: float):
+    """Lower corner node of the 3×3×3 stencil and the particle's offset from it [cells]."""
+    g = (x - grid_origin) * inv_dx
+    base = wp.vec3i(int(g[0] - 0.5), int(g[1] - 0.5), int(g[2] - 0.5))
+    fx = g - wp.vec3(float(base[0]), float(base[1]), float(base[2]))
+    return base, fx
+
+
+@wp.func
+def bspline_weights(f: float):
+    """Quadratic B-spline weights of the three nodes at offsets 0, 1, 2 from the base node."""
+    return wp.vec3(0.5 * (1.5 - f) * (1.5 - f), 0.75 - (f - 1.0) * (f - 1.0), 0.5 * (f - 0.5) * (f - 0.5))
+
+
+@wp.func
+def wall_boundary(
+    v: wp.vec3, node: wp.vec3, lo: wp.vec3, hi: wp.vec3, boundary: int, friction: float
+):
+    """Apply the domain's six walls (planes at the domain faces) to a node velocity [m/s]."""
+    zero = wp.vec3(0.0)
+    for axis in range(3):
+        if node[axis] <= lo[axis]:
+            n = wp.vec3(0.0)
+            n[axis] = 1.0
+            v = apply_boundary(v, zero, n, boundary, friction)
+        if node[axis] >= hi[axis]:
+            n = wp.vec3(0.0)
+            n[axis] = -1.0
+            v = apply_boundary(v, zero, n, boundary, friction)
+    return v
+
+
+@wp.kernel
+def grid_update(
+    # Model:
+    grid_origin: wp.vec3,
+    dx: float,
+    domain_lo: wp.vec3,
+    domain_hi: wp.vec3,
+    wall_boundary_kind: int,
+    wall_friction: float,
+    gravity: wp.vec3,
+    colliders: wp.array(dtype=ColliderData),
+    # State in:
+    grid_mass_in: wp.array3d(dtype=float),
+    grid_momentum_in: wp.array3d(dtype=wp.vec3),
+    # State out:
+    grid_velocity_out: wp.array3d(dtype=wp.vec3),
+    # Scalars:
+    dt: float,
+):
+    """Momentum → velocity, gravity, then collider and wall boundary conditions on each node."""
+    i, j, k = wp.tid()
+    m = grid_mass_in[i, j, k]
+    if m <= 0.0:
+        grid_velocity_out[i, j, k] = wp.vec3(0.0)
+        return
+    v = grid_momentum_in[i, j, k] / m + dt * gravity
+    node = grid_origin + wp.vec3(float(i), float(j), float(k)) * dx
+    for c in range(colliders.shape[0]):
+        col = colliders[c]
+        # Nodes on or inside the surface carry the solid's boundary condition (Stomakhin 2013 §8).
+        if collider_sdf(col, node) <= 0.0:
+            v = apply_boundary(v, collider_velocity(col, node), collider_normal(col, node), col.boundary, col.friction)
+    grid_velocity_out[i, j, k] = wall_boundary(v, node, domain_lo, domain_hi, wall_boundary_kind, wall_friction)
+
+
+@wp.func
+def project_out_of_colliders(
+    x: wp.vec3, v: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.vec3, hi: wp.vec3
+):
+    """Push a particle that ended inside a solid back to its surface and drop its inward velocity."""
+    for c in range(colliders.shape[0]):
+        col = colliders[c]
+        d = collider_sdf(col, x)
+        if d < 0.0:
+            n = collider_normal(col, x)
+            x = x - d * n
+            v_solid = collider_velocity(col, x)
+            vn = wp.dot(v - v_solid, n)
+            if vn < 0.0:
+                v = v - vn * n
+    for axis in range(3):
+        if x[axis] < lo[axis]:
+            x[axis] = lo[axis]
+            v[axis] = wp.max(v[axis], 0.0)
+        if x[axis] > hi[axis]:
+            x[axis] = hi[axis]
+            v[axis] = wp.min(v[axis], 0.0)
+    return x, v
+
+
+@wp.kernel
+def max_speed(v_in: wp.array(dtype=wp.vec3), out: wp.array(dtype=float)):
+    """out[0] = max |v| [m/s] over particles (out must hold 0 on entry)."""
+    i = wp.tid()
+    wp.atomic_max(out, 0, wp.length(v_in[i]))
+
+
+@wp.kernel
+def count_non_finite(x_in: wp.array(dtype=wp.vec3), v_in: wp.array(dtype=wp.vec3), out: wp.array(dtype=int)):
+    """out[0] += number of particles whose position or velocity is NaN or infinite."""
+    i = wp.tid()
+    x = x_in[i]
+    v = v_in[i]
+    s = x[0] + x[1] + x[2] + v[0] + v[1] + v[2]
+    if not wp.isfinite(s):
+        wp.atomic_add(out, 0, 1)
+
+
+@dataclass(frozen=True)
+class TransferKernels:
+    """The material-dependent kernels of one scene."""
+
+    p2g: wp.Kernel
+    g2p: wp.Kernel
+
+
+_TRANSFER_CACHE: dict[frozenset, TransferKernels] = {}
+
+
+def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
+    """P2G and G2P kernels that include exactly the constitutive models in `constitutives`."""
+    key = frozenset(int(c) for c in constitutives)
+    if key in _TRANSFER_CACHE:
+        return _TRANSFER_CACHE[key]
+    has_fluid = int(Constitutive.FLUID) in key
+    has_elastic = int(Constitutive.ELASTIC) in key
+    has_sand = int(Constitutive.SAND) in key
+    module = "polyalloy_mpm_" + "".join(str(c) for c in sorted(key))
+
+    @wp.func
+    def kirchhoff_stress(F: wp.mat33, C: wp.mat33, mat: cm.MaterialData):
+        tau = wp.mat33(0.0)
+        if wp.static(has_fluid):
+            if mat.constitutive == cm.FLUID:
+                tau = cm.fluid_stress(F, C, mat)
+        if wp.static(has_elastic):
+            if mat.constitutive == cm.ELASTIC:
+                tau = cm.neo_hookean_stress(F, C, mat)
+        if wp.static(has_sand):
+            if mat.constitutive == cm.SAND:
+                tau = cm.hencky_stress(F, C, mat)
+        return tau
+
+    @wp.func
+    def plastic_projection(F: wp.mat33, mat: cm.MaterialData):
+        if wp.static(has_fluid):
+            if mat.constitutive == cm.FLUID:
+                return cm.fluid_project(F)
+        if wp.static(has_sand):
+            if mat.constitutive == cm.SAND:
+                return cm.drucker_prager_project(F, mat)
+        return F
+
+    @wp.kernel(module=module)
+    def p2g(
+        # Model:
+        particle_mass: wp.array(dtype=float),
+        particle_volume: wp.array(dtype=float),
+        particle_material: wp.array(dtype=int),
+        materials: wp.array(dtype=cm.MaterialData),
+        grid_origin: wp.vec3,
+        inv_dx: float,
+        # State in:
+        x_in: wp.array(dtype=wp.vec3),
+        v_in: wp.array(dtype=wp.vec3),
+        C_in: wp.array(dtype=wp.mat33),
+        F_in: wp.array(dtype=wp.mat33),
+        # State out:
+        grid_mass_out: wp.array3d(dtype=float),
+        grid_momentum_out: wp.array3d(dtype=wp.vec3),
+        # Scalars:
+        dt: float,
+    ):
+        """Scatter mass and APIC momentum, with the stress impulse folded in (MLS-MPM eq. 29)."""
+        p = wp.tid()
+        m = particle_mass[p]
+        C = C_in[p]
+        stress = kirchhoff_stress(F_in[p], C, materials[particle_material[p]])
+        affine = (-dt * particle_volume[p] * 4.0 * inv_dx * inv_dx) * stress + m * C
+        momentum = m * v_in[p]
+        base, fx = stencil_base(x_in[p], grid_origin, inv_dx)
+        wx = bspline_weights(fx[0])
+        wy = bspline_weights(fx[1])
+        wz = bspline_weights(fx[2])
+        for a in range(3):
+            for b in range(3):
+                for c in range(3):
+                    w = wx[a] * wy[b] * wz[c]
+                    dpos = (wp.vec3(float(a), float(b), float(c)) - fx) / inv_dx
+                    i = base[0] + a
+                    j = base[1] + b
+                    k = base[2] + c
+                    wp.atomic_add(grid_mass_out, i, j, k, w * m)
+                    wp.atomic_add(grid_momentum_out, i, j, k, w * (momentum + affine * dpos))
+
+    @wp.kernel(module=module)
+    def g2p(
+        # Model:
+        particle_material: wp.array(dtype=int),
+        materials: wp.array(dtype=cm.MaterialData),
+        grid_origin: wp.vec3,
+        inv_dx: float,
+        domain_lo: wp.vec3,
+        domain_hi: wp.vec3,
+        colliders: wp.array(dtype=ColliderData),
+        grid_velocity_in: wp.array3d(dtype=wp.vec3),
+        # State in:
+        x_in: wp.array(dtype=wp.vec3),
+        F_in: wp.array(dtype=wp.mat33),
+        # State out:
+        x_out: wp.array(dtype=wp.vec3),
+        v_out: wp.array(dtype=wp.vec3),
+        C_out: wp.array(dtype=wp.mat33),
+        F_out: wp.array(dtype=wp.mat33),
+        # Scalars:
+        dt: float,
+    ):
+        """Gather velocity and its APIC gradient, update F, advect, keep particles out of solids."""
+        p = wp.tid()
+        x = x_in[p]
+        base, fx = stencil_base(x, grid_origin, inv_dx)
+        wx = bspline_weights(fx[0])
+        wy = bspline_weights(fx[1])
+        wz = bspline_weights(fx[2])
+        v = wp.vec3(0.0)
+        B = wp.mat33(0.0)
+        for a in range(3):
+            for b in range(3):
+                for c in range(3):
+                    w = wx[a] * wy[b] * wz[c]
+                    dpos = wp.vec3(float(a), float(b), float(c)) - fx
+                    node_v = grid_velocity_in[base[0] + a, base[1] + b, base[2] + c]
+                    v += w * node_v
+                    B += w * wp.outer(node_v, dpos)
+        C = (4.0 * inv_dx) * B
+        F = (wp.identity(n=3, dtype=float) + dt * C) * F_in[p]
+        F = plastic_projection(F, materials[particle_material[p]])
+        x_new, v_new = project_out_of_colliders(x + dt * v, v, colliders, domain_lo, domain_hi)
+        x_out[p] = x_new
+        v_out[p] = v_new
+        C_out[p] = C
+        F_out[p] = F
+
+    kernels = TransferKernels(p2g=p2g, g2p=g2p)
+    _TRANSFER_CACHE[key] = kernels
+    return kernels

@@ -1,0 +1,50 @@
+"""State: the per-particle arrays that change every substep, structure of arrays on one device.
+
+A solver step reads one State and writes another (`step(state_in, state_out, control, dt)`);
+the caller swaps them. Quantities that never change during a run (mass, material, body) live in
+the Model, not here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import warp as wp
+
+STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color")
+"""Names of the per-particle arrays a State holds (and a checkpoint stores)."""
+
+
+class State:
+    """Per-particle simulation state on one Warp device."""
+
+    def __init__(self, particle_count: int, device: str):
+        self.particle_count = particle_count
+        self.device = device
+        self.x = wp.zeros(particle_count, dtype=wp.vec3, device=device)
+        """Particle positions [m], shape (particle_count,)."""
+        self.v = wp.zeros(particle_count, dtype=wp.vec3, device=device)
+        """Particle velocities [m/s], shape (particle_count,)."""
+        self.C = wp.zeros(particle_count, dtype=wp.mat33, device=device)
+        """APIC affine velocity field, an estimate of the velocity gradient [1/s], shape (particle_count,)."""
+        self.F = wp.zeros(particle_count, dtype=wp.mat33, device=device)
+        """Elastic deformation gradient [-], shape (particle_count,); for liquids J^(1/3)·I."""
+        self.temperature = wp.zeros(particle_count, dtype=float, device=device)
+        """Particle temperatures [°C], shape (particle_count,)."""
+        self.phase = wp.zeros(particle_count, dtype=float, device=device)
+        """Liquid fraction [-] (0 frozen … 1 liquid), shape (particle_count,)."""
+        self.color = wp.zeros(particle_count, dtype=wp.vec3, device=device)
+        """Particle colours, linear RGB in [0, 1], shape (particle_count,)."""
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Every state array copied to the host, keyed by STATE_FIELDS."""
+        return {name: getattr(self, name).numpy() for name in STATE_FIELDS}
+
+    def assign(self, arrays: dict[str, np.ndarray]) -> None:
+        """Overwrite the state from host arrays keyed by STATE_FIELDS (e.g. from a checkpoint)."""
+        for name in STATE_FIELDS:
+            getattr(self, name).assign(np.ascontiguousarray(arrays[name], dtype=np.float32))
+
+    def copy_from(self, other: "State") -> None:
+        """Copy every array of `other` into this state (same device and size)."""
+        for name in STATE_FIELDS:
+            wp.copy(getattr(self, name), getattr(other, name))
