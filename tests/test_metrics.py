@@ -1,0 +1,188 @@
+"""Metric definitions (polyalloy.metrics) on hand-made particle sets with known answers."""
+
+import numpy as np
+import pytest
+
+from polyalloy.metrics import (
+    METRIC_COLUMNS,
+    fragments,
+    frozen_fraction,
+    iou,
+    kinetic_energy,
+    shape_error,
+    solid_pieces,
+    temperature_stats,
+)
+
+SPACING = 0.01  # particle spacing [m]
+
+
+def lattice(counts, spacing=SPACING, origin=(0.0, 0.0, 0.0)):
+    """Cubic lattice of counts[0] x counts[1] x counts[2] points [m] starting at origin."""
+    axes = [np.arange(n) * spacing for n in counts]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    return grid + np.asarray(origin)
+
+
+def chain(count, step):
+    """`count` points on the x axis, `step` [m] apart."""
+    return np.column_stack([np.arange(count) * step, np.zeros(count), np.zeros(count)])
+
+
+def box_inside(lo, hi):
+    lo, hi = np.asarray(lo), np.asarray(hi)
+    return lambda p: np.all((p >= lo) & (p <= hi), axis=1)
+
+
+def test_metric_columns_match_the_contract():
+    # Reference: DESIGN.md, "Run directory (contract)", the metrics.csv column list verbatim.
+    contract = (
+        "frame,time,body,particles,mass,dissolved_mass,evaporated_mass,lost_mass,fragments,"
+        "solid_pieces,largest_fragment,form,iou,shape_error,temp_mean,temp_min,temp_max,"
+        "frozen_fraction,authority,glitch,kinetic_energy,substeps,wall_s"
+    )
+    assert ",".join(METRIC_COLUMNS) == contract
+
+
+# fragments ---------------------------------------------------------------------------------
+
+
+def test_two_separated_blobs_are_two_fragments_with_mass_fraction():
+    # Construction: a 3x3x3 blob of 3 kg particles (81 kg) and a 4x4x4 blob of 1 kg particles
+    # (64 kg), 10 spacings apart. Largest by mass is the smaller-count blob: 81 / 145.
+    a = lattice((3, 3, 3))
+    b = lattice((4, 4, 4), origin=(10 * SPACING + 2 * SPACING, 0.0, 0.0))
+    masses = np.concatenate([np.full(len(a), 3.0), np.ones(len(b))])
+    count, largest = fragments(np.vstack([a, b]), masses, SPACING)
+    assert count == 2
+    assert largest == pytest.approx(81.0 / 145.0)
+
+
+def test_chain_within_link_distance_is_one_fragment():
+    # Construction: 10 particles 1.4 spacings apart; each links to the next (1.4 <= 1.5).
+    count, largest = fragments(chain(10, 1.4 * SPACING), np.ones(10), SPACING)
+    assert (count, largest) == (1, pytest.approx(1.0))
+
+
+def test_chain_beyond_link_distance_has_no_fragment():
+    # Construction: 10 particles 1.6 spacings apart; no two are linked, every piece has 1 particle.
+    assert fragments(chain(10, 1.6 * SPACING), np.ones(10), SPACING) == (0, 0.0)
+
+
+def test_three_particle_clump_is_not_a_fragment_but_its_mass_counts():
+    # Construction: a 4-particle chain (a fragment, 4 kg) and a 3-particle clump (3 kg) far away.
+    # The clump is below the 4-particle minimum, yet it is part of the 7 kg total.
+    clump = chain(3, SPACING) + [1.0, 0.0, 0.0]
+    assert fragments(clump, np.ones(3), SPACING) == (0, 0.0)
+    count, largest = fragments(np.vstack([chain(4, SPACING), clump]), np.ones(7), SPACING)
+    assert count == 1
+    assert largest == pytest.approx(4.0 / 7.0)
+
+
+def test_fragments_of_nothing():
+    assert fragments(np.zeros((0, 3)), np.zeros(0), SPACING) == (0, 0.0)
+
+
+# solid_pieces --------------------------------------------------------------------------------
+
+
+def test_liquid_body_has_no_solid_pieces():
+    # Construction: one 4x4x4 block with no frozen particle.
+    points = lattice((4, 4, 4))
+    n = len(points)
+    assert solid_pieces(points, np.zeros(n, bool), np.ones(n, bool), SPACING) == 0
+
+
+def test_two_frozen_blocks_are_two_solid_pieces():
+    # Construction: two frozen, intact 3x3x3 blocks 5 spacings apart.
+    points = np.vstack([lattice((3, 3, 3)), lattice((3, 3, 3), origin=(8 * SPACING, 0, 0))])
+    n = len(points)
+    assert solid_pieces(points, np.ones(n, bool), np.ones(n, bool), SPACING) == 2
+
+
+def test_damaged_particles_break_a_block():
+    # Construction: a frozen 9x3x3 bar. Marking the x = 4 slab damaged leaves two 4x3x3 halves
+    # 2 spacings apart (> 1.5), so one piece becomes two. Freezing only 3 particles gives none.
+    points = lattice((9, 3, 3))
+    n = len(points)
+    frozen = np.ones(n, bool)
+    intact = np.ones(n, bool)
+    assert solid_pieces(points, frozen, intact, SPACING) == 1
+    intact[np.isclose(points[:, 0], 4 * SPACING)] = False
+    assert solid_pieces(points, frozen, intact, SPACING) == 2
+    few = np.zeros(n, bool)
+    few[:3] = True
+    assert solid_pieces(points, few, intact, SPACING) == 0
+
+
+# iou -----------------------------------------------------------------------------------------
+
+
+def test_iou_of_particles_filling_their_form_is_one():
+    # Construction: the box [0, 1]^3 m at 0.1 m voxels, filled with particles at the centres of
+    # 0.05 m sub-cells (8 per voxel); the form is the same box, so both occupy the same 1000 voxels.
+    cell = 0.1
+    points = lattice((20, 20, 20), spacing=cell / 2, origin=(cell / 4,) * 3)
+    assert iou(points, box_inside((0, 0, 0), (1, 1, 1)), cell) > 0.95
+
+
+def test_iou_of_box_shifted_by_half_its_width_is_one_third():
+    # Reference: two unit boxes overlapping by half along x: overlap 0.5, union 1.5, IoU = 1/3.
+    cell = 0.1
+    points = lattice((20, 20, 20), spacing=cell / 2, origin=(0.5 + cell / 4, cell / 4, cell / 4))
+    form = box_inside((0, 0, 0), (1, 1, 1))
+    value = iou(points, form, cell, form_bounds=((0, 0, 0), (1, 1, 1)))
+    assert value == pytest.approx(1.0 / 3.0, abs=0.02)
+
+
+def test_iou_default_margin_covers_a_nearby_form():
+    # Reference: boxes shifted by a tenth of their width: overlap 0.9, union 1.1, IoU = 9/11.
+    # The form is found without form_bounds because it lies within the default margin.
+    cell = 0.1
+    points = lattice((20, 20, 20), spacing=cell / 2, origin=(0.1 + cell / 4, cell / 4, cell / 4))
+    assert iou(points, box_inside((0, 0, 0), (1, 1, 1)), cell) == pytest.approx(9 / 11, abs=0.02)
+
+
+def test_iou_of_empty_body_is_zero():
+    assert iou(np.zeros((0, 3)), box_inside((0, 0, 0), (1, 1, 1)), 0.1) == 0.0
+
+
+# shape_error, kinetic energy, temperature, frozen fraction -------------------------------------
+
+
+def sphere_shell(radius, count=2000):
+    """Fibonacci-sphere points [m] on a sphere of `radius` around the origin."""
+    k = np.arange(count) + 0.5
+    polar = np.arccos(1 - 2 * k / count)
+    azimuth = np.pi * (1 + 5**0.5) * k
+    return radius * np.column_stack(
+        [np.sin(polar) * np.cos(azimuth), np.cos(polar), np.sin(polar) * np.sin(azimuth)]
+    )
+
+
+def test_shape_error_of_a_shell_outside_a_sphere_is_its_distance():
+    # Reference: sdf(p) = |p| - r for a sphere of radius r; every particle at r + d is d outside.
+    r, d = 0.5, 0.03
+    sdf = lambda p: np.linalg.norm(p, axis=1) - r  # noqa: E731
+    assert shape_error(sphere_shell(r + d), sdf) == pytest.approx(d)
+    # Particles inside count as 0: half the body at r - d halves the mean.
+    both = np.vstack([sphere_shell(r + d), sphere_shell(r - d)])
+    assert shape_error(both, sdf) == pytest.approx(d / 2)
+
+
+def test_kinetic_energy_closed_form():
+    # Reference: E = sum(m |v|^2) / 2 = (2 * 25 + 3 * 4) / 2 = 31 J.
+    v = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, -2.0]])
+    assert kinetic_energy(v, np.array([2.0, 3.0])) == pytest.approx(31.0)
+
+
+def test_temperature_stats():
+    assert temperature_stats(np.array([-20.0, 0.0, 50.0])) == pytest.approx((10.0, -20.0, 50.0))
+    assert all(np.isnan(temperature_stats(np.zeros(0))))
+
+
+def test_frozen_fraction_counts_mass_below_half_liquid():
+    # Construction: phases 0, 0.4 (frozen) and 0.5, 1 (liquid) with masses 1, 2, 3, 4 kg:
+    # frozen mass 3 kg of 10 kg.
+    assert frozen_fraction(np.array([0.0, 0.4, 0.5, 1.0]), np.array([1.0, 2, 3, 4])) == 0.3
+    assert frozen_fraction(np.zeros(0), np.zeros(0)) == 0.0
