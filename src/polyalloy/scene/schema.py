@@ -66,7 +66,6 @@ GRID_MEMORY_LIMIT = 16 * 2**30
 QUALITY_LEVELS = ("draft", "final")
 """Names of the quality presets a scene may define in ``[quality]``."""
 
-DEFAULT_FORM_COLOR = (0.78, 0.80, 0.83)
 """Polished chrome, the colour of a form that names none."""
 
 DEFAULT_SURFACE_COLOR = (0.5, 0.5, 0.5)
@@ -299,8 +298,9 @@ class _FormBase(_Spec):
     # Each shape re-declares `shape` as its Literal tag; declaring it here puts it second in
     # the resolved TOML, after the name.
     shape: str = Field(description="Shape of the form, or 'mesh' (implied by a `mesh` key).")
-    color: Color = Field(
-        DEFAULT_FORM_COLOR, description="Colour of the form: [r, g, b] in 0..1 or '#rrggbb'."
+    color: Color | None = Field(
+        None,
+        description="Colour of the form: [r, g, b] in 0..1 or '#rrggbb'; none: liquid-metal silver, or a mesh's own vertex colours.",
     )
     colors: dict[str, Color] = Field(
         default_factory=dict,
@@ -586,6 +586,11 @@ class BodySpec(_Spec):
         0.0, description="Rotation of the form about the y axis through its origin [degrees]."
     )
     velocity: Vec3 = Field((0.0, 0.0, 0.0), description="Initial velocity [m/s].")
+    hydrostatic: bool = Field(
+        False,
+        description="Start a liquid body at rest in hydrostatic equilibrium (pressure ρ·g·depth below the "
+        "form's top) instead of unpressurised; for liquid resting in a container.",
+    )
     particles_per_cell: ParticlesPerCell = Field(
         8, description="Particles sampled per grid cell (1, 8, 27 or 64)."
     )

@@ -1,0 +1,41 @@
+"""Mimicry: the forms a mimetic body takes (signed distance functions, the procedural humanoid,
+meshes) and filling them with particles."""
+
+from polyalloy.mimicry.forms import (
+    SHAPE_NAMES,
+    SILVER,
+    Blade,
+    Box,
+    Capsule,
+    Cylinder,
+    Form,
+    FormError,
+    Sphere,
+    Torus,
+    make_form,
+    parse_color,
+)
+from polyalloy.mimicry.humanoid import Humanoid
+from polyalloy.mimicry.meshes import MeshForm
+from polyalloy.mimicry.sampling import estimate_volume, fill_form, particle_volume, rotation_y
+
+__all__ = [
+    "SHAPE_NAMES",
+    "SILVER",
+    "Blade",
+    "Box",
+    "Capsule",
+    "Cylinder",
+    "Form",
+    "FormError",
+    "Humanoid",
+    "MeshForm",
+    "Sphere",
+    "Torus",
+    "estimate_volume",
+    "fill_form",
+    "make_form",
+    "parse_color",
+    "particle_volume",
+    "rotation_y",
+]
