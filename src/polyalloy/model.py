@@ -94,6 +94,8 @@ class Model:
     """Colliders at rest pose (time 0); kinematic ones are moved by the Control."""
     collider_motions: list = field(default_factory=list)
     """Per collider: None (static) or a callable time [s] → (origin, rotation quat xyzw, velocity, angular velocity)."""
+    collider_temperatures: list[float] = field(default_factory=list)
+    """Held temperature of each collider [°C] (used by the thermal solver of a later issue)."""
     meshes: list = field(default_factory=list)
     """wp.Mesh objects the colliders refer to, kept alive for the run."""
 

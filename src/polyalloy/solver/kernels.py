@@ -48,16 +48,21 @@ def bspline_weights(f: float):
 
 @wp.func
 def wall_boundary(
-    v: wp.vec3, node: wp.vec3, lo: wp.vec3, hi: wp.vec3, boundary: int, friction: float
+    v: wp.vec3, node: wp.vec3, lo: wp.vec3, hi: wp.vec3, dx: float, boundary: int, friction: float
 ):
-    """Apply the domain's six walls (planes at the domain faces) to a node velocity [m/s]."""
+    """Apply the domain's six walls (planes at the domain faces) to a node velocity [m/s].
+
+    Nodes on a wall count as wall nodes; the tolerance keeps a node that float32 rounding puts
+    a hair inside the domain from being missed (which would move that wall out by a cell).
+    """
     zero = wp.vec3(0.0)
+    tolerance = 1.0e-3 * dx
     for axis in range(3):
-        if node[axis] <= lo[axis]:
+        if node[axis] <= lo[axis] + tolerance:
             n = wp.vec3(0.0)
             n[axis] = 1.0
             v = apply_boundary(v, zero, n, boundary, friction)
-        if node[axis] >= hi[axis]:
+        if node[axis] >= hi[axis] - tolerance:
             n = wp.vec3(0.0)
             n[axis] = -1.0
             v = apply_boundary(v, zero, n, boundary, friction)
@@ -96,7 +101,7 @@ def grid_update(
         # Nodes on or inside the surface carry the solid's boundary condition (Stomakhin 2013 §8).
         if collider_sdf(col, node) <= 0.0:
             v = apply_boundary(v, collider_velocity(col, node), collider_normal(col, node), col.boundary, col.friction)
-    grid_velocity_out[i, j, k] = wall_boundary(v, node, domain_lo, domain_hi, wall_boundary_kind, wall_friction)
+    grid_velocity_out[i, j, k] = wall_boundary(v, node, domain_lo, domain_hi, dx, wall_boundary_kind, wall_friction)
 
 
 @wp.func

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import warp as wp
 
-from ..control import Control
-from ..model import Model
-from ..state import State
 from . import kernels
+
+if TYPE_CHECKING:
+    from ..control import Control
+    from ..model import Model
+    from ..state import State
 
 
 class NonFiniteStateError(RuntimeError):

@@ -1,0 +1,150 @@
+"""Run a Simulation into a run directory: metrics, particles, frames, checkpoints, video, plots.
+
+The loop writes each frame's outputs as it goes, checkpoints periodically and at the end, and
+can resume from the latest checkpoint after a kill: a resumed run ends exactly where an
+uninterrupted one would (the state is restored bit for bit and nothing in a step is random).
+A blow-up stops the run with a clear error in run.json; the last good checkpoint stays.
+"""
+
+from __future__ import annotations
+
+import time as wallclock
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .io import RunDirectory, checkpoint_path, latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint, write_ply
+from .io.atomic import atomic_path
+from .render import Camera, PreviewRenderer, plot_metrics, write_video
+from .simulation import Simulation
+from .solver import NonFiniteStateError
+
+CHECKPOINT_EVERY_S = 30.0
+"""Wall-clock seconds between periodic checkpoints."""
+
+
+class RunFailed(RuntimeError):
+    """The simulation could not finish (a blow-up); run.json holds the error."""
+
+
+def default_camera(sim: Simulation) -> Camera:
+    """A camera that frames the domain from the front (+z), slightly above, looking at its centre."""
+    lo, hi = sim.model.domain_lo, sim.model.domain_hi
+    extent = hi - lo
+    target = np.array([(lo[0] + hi[0]) / 2, lo[1] + 0.35 * extent[1], (lo[2] + hi[2]) / 2])
+    reach = max(extent[0], extent[1]) * 1.25 + extent[2] / 2
+    eye = target + np.array([0.0, 0.35 * reach, reach])
+    return Camera(eye=tuple(eye), target=tuple(target), fov=40.0)
+
+
+def make_renderer(sim: Simulation) -> PreviewRenderer:
+    """The preview renderer for a simulation's scene (camera, size, colliders, floor)."""
+    render = sim.scene.render
+    camera = default_camera(sim)
+    size = (640, 360)
+    radius = None
+    if render is not None:
+        if render.camera is not None:
+            camera = Camera(eye=tuple(render.camera.eye), target=tuple(render.camera.target), fov=render.camera.fov)
+        size = tuple(render.size)
+        radius = render.particle_radius
+    spacing = min(b.spacing for b in sim.model.bodies)
+    return PreviewRenderer(
+        camera,
+        size=size,
+        particle_radius=radius or 1.0 * spacing,
+        device=sim.device,
+        floor_y=float(sim.model.domain_lo[1]),
+        colliders=_collider_dicts(sim),
+    )
+
+
+def _collider_dicts(sim: Simulation) -> list[dict]:
+    """Collider tables as the renderer draws them, at their pose at the current time."""
+    tables = []
+    for spec, motion in zip(sim.scene.colliders, sim.model.collider_motions):
+        table = spec.model_dump()
+        if motion is not None:
+            table["position"] = list(motion(sim.time)[0])
+        tables.append(table)
+    return tables
+
+
+def _render_every(sim: Simulation) -> int:
+    return sim.scene.render.every if sim.scene.render is not None else 1
+
+
+def run_simulation(
+    sim: Simulation,
+    out: Path,
+    frames: int | None = None,
+    resume: bool = False,
+    video: bool = True,
+    progress: bool = True,
+) -> Path:
+    """Run `sim` for `frames` frames (default: the scene's duration) into the run directory `out`."""
+    run = RunDirectory(out)
+    total = sim.frame_count if frames is None else min(frames, sim.frame_count)
+    if resume and (latest := latest_checkpoint(run.checkpoints)) is not None:
+        arrays, meta = load_checkpoint(latest)
+        sim.restore(arrays, meta)
+        run.truncate_metrics_after(sim.frame)
+        run.truncate_events_after(sim.time)
+    else:
+        _start_fresh(sim, run)
+    run.write_run_json(status="running", device=sim.device, seed=sim.scene.scene.seed, scene=sim.scene.scene.name, frames=total, particles=sim.model.particle_count)
+
+    renderer = make_renderer(sim) if video else None
+    every = _render_every(sim)
+    last_checkpoint = wallclock.monotonic()
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("frame {task.completed}/{task.total}"),
+               TextColumn("t={task.fields[sim_time]:.3f} s"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task(sim.scene.scene.name, total=total, completed=sim.frame, sim_time=sim.time, rate="")
+        while sim.frame < total:
+            try:
+                stats = sim.step_frame()
+            except NonFiniteStateError as error:
+                message = f"frame {sim.frame + 1}: {error}; the last good checkpoint is in {run.checkpoints}"
+                run.mark_failed(message)
+                raise RunFailed(message) from error
+            data = sim.particles()
+            run.append_metrics(sim.metrics_rows(data))
+            _write_particles(run, sim.frame, data)
+            if renderer is not None and sim.frame % every == 0:
+                if sim.control.has_moving_colliders:
+                    renderer.set_colliders(_collider_dicts(sim))
+                image = renderer.render(data["x"], data["color"], data["phase"])
+                with atomic_path(run.frame_path(sim.frame)) as temp:
+                    iio.imwrite(temp, image, extension=".png")
+            rate = sim.model.particle_count * stats.substeps / max(stats.wall_s, 1e-9)
+            bar.update(task, completed=sim.frame, sim_time=sim.time, rate=f"{stats.substeps} substeps, {rate / 1e6:.2f} M p·substep/s")
+            if wallclock.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S or sim.frame == total:
+                _checkpoint(sim, run)
+                last_checkpoint = wallclock.monotonic()
+    if video:
+        write_video(run.frames, run.preview_mp4, fps=sim.scene.scene.fps / every)
+    plot_metrics(run.metrics_csv, run.plots_png)
+    run.write_run_json(status="complete", frames_done=sim.frame)
+    return run.root
+
+
+def _start_fresh(sim: Simulation, run: RunDirectory) -> None:
+    """Clear outputs of an earlier run in the same directory and write the resolved scene."""
+    run.clear()
+    with atomic_path(run.scene_toml) as temp:
+        temp.write_text(sim.scene.to_toml(), encoding="utf-8")
+    _checkpoint(sim, run)
+
+
+def _checkpoint(sim: Simulation, run: RunDirectory) -> None:
+    arrays, meta = sim.checkpoint_arrays()
+    save_checkpoint(checkpoint_path(run.checkpoints, sim.frame), arrays, meta)
+    prune_checkpoints(run.checkpoints, keep=2)
+
+
+def _write_particles(run: RunDirectory, frame: int, data: dict[str, np.ndarray]) -> None:
+    colors = np.clip(np.rint(data["color"] * 255.0), 0, 255).astype(np.uint8)
+    write_ply(run.particle_path(frame), data["x"], data["v"], colors, data["temperature"], data["phase"], data["body"])

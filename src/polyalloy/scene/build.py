@@ -1,0 +1,255 @@
+"""Build a validated Scene into the solver's Model, initial State and Control.
+
+Forms are made (and mesh files checked) here, bodies are filled with particles, colliders are
+packed for the kernels. Every problem found is reported at once as a SceneError naming the key,
+before any simulation starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import warp as wp
+
+from ..control import Control
+from ..materials import MATERIALS, Constitutive, Material
+from ..mimicry import Form, FormError, MeshForm, fill_form, make_form, particle_volume
+from ..model import BodyInfo, GridSpec, Model
+from ..solver.colliders import BOUNDARY_CODES, SHAPE_CODES, ColliderData
+from ..solver.constitutive import MaterialData, material_data
+from ..state import State
+from .errors import SceneError
+from .schema import Scene
+
+FORM_SIZE_KEYS = ("size", "radius", "length", "height", "major_radius", "minor_radius", "width", "thickness", "scale")
+
+
+@dataclass
+class BuiltScene:
+    model: Model
+    state: State
+    control: Control
+    forms: dict[str, Form]
+
+
+def build_forms(scene: Scene) -> dict[str, Form]:
+    """Every form of the scene by name; raises SceneError listing every bad form."""
+    forms, errors = {}, []
+    for i, spec in enumerate(scene.forms):
+        params = {k: getattr(spec, k, None) for k in FORM_SIZE_KEYS}
+        mesh = getattr(spec, "mesh", None)
+        shape = None if mesh is not None else spec.shape
+        try:
+            forms[spec.name] = make_form(spec.name, shape, mesh, params, spec.color, spec.colors, scene.base_dir)
+        except FormError as error:
+            errors.append(f"forms[{i}]: {error}")
+    if errors:
+        raise SceneError(errors, path=scene.source_path)
+    return forms
+
+
+def _quat_y(degrees: float) -> np.ndarray:
+    """Quaternion (x, y, z, w) of a rotation by `degrees` about +y."""
+    half = np.radians(degrees) / 2.0
+    return np.array([0.0, np.sin(half), 0.0, np.cos(half)])
+
+
+def _collider_params(spec) -> tuple[int, np.ndarray]:
+    """Shape code and the kernel's 4 size parameters of a collider spec (see ColliderData)."""
+    shape = spec.shape
+    if shape == "plane":
+        n = np.asarray(spec.normal, dtype=float)
+        return SHAPE_CODES[shape], np.append(n / np.linalg.norm(n), 0.0)
+    if shape == "box":
+        return SHAPE_CODES[shape], np.append(0.5 * np.asarray(spec.size, dtype=float), 0.0)
+    if shape == "sphere":
+        return SHAPE_CODES[shape], np.array([spec.radius, 0.0, 0.0, 0.0])
+    if shape in ("capsule", "cylinder"):
+        return SHAPE_CODES[shape], np.array([spec.radius, spec.length, 0.0, 0.0])
+    if shape == "bars":
+        return SHAPE_CODES[shape], np.array([spec.radius, spec.height, spec.spacing, float(spec.count)])
+    raise ValueError(f"collider shape {shape!r} has no analytic parameters")
+
+
+def _motion(spec, origin: np.ndarray, rotation_deg: float):
+    """A callable time [s] → (origin, quaternion xyzw, velocity, angular velocity) or None if static."""
+    motion = spec.motion
+    if motion is None:
+        return None
+    if getattr(motion, "path", None):
+        keys = np.asarray(motion.path, dtype=float)
+        times, points = keys[:, 0], keys[:, 1:4]
+        rotation = _quat_y(rotation_deg)
+
+        def along_path(t: float):
+            position = np.array([np.interp(t, times, points[:, a]) for a in range(3)])
+            segment = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
+            inside = times[0] <= t < times[-1]
+            velocity = (points[segment + 1] - points[segment]) / (times[segment + 1] - times[segment]) if inside else np.zeros(3)
+            return position, rotation, velocity, np.zeros(3)
+
+        return along_path
+    velocity = np.asarray(motion.velocity if motion.velocity is not None else (0.0, 0.0, 0.0), dtype=float)
+    omega = np.radians(float(motion.angular_velocity or 0.0))
+
+    def constant(t: float):
+        return origin + velocity * t, _quat_y(rotation_deg + np.degrees(omega) * t), velocity, np.array([0.0, omega, 0.0])
+
+    return constant
+
+
+def build_colliders(scene: Scene, device: str) -> tuple[list[ColliderData], list, list, list[float]]:
+    """Colliders packed for the kernels, their motions, the wp.Mesh objects they use, their temperatures [°C]."""
+    colliders, motions, meshes, temperatures, errors = [], [], [], [], []
+    for i, spec in enumerate(scene.colliders):
+        data = ColliderData()
+        origin = np.asarray(spec.position, dtype=float)
+        if spec.shape == "plane":
+            origin = origin + np.asarray(spec.point, dtype=float)
+        rotation = float(getattr(spec, "rotation", 0.0) or 0.0)
+        if spec.shape == "mesh":
+            try:
+                solid = MeshForm.from_file(spec.name, spec.mesh, scene.base_dir, {"scale": spec.scale}).mesh
+            except FormError as error:
+                errors.append(f"colliders[{i}].mesh: {error}")
+                continue
+            mesh = wp.Mesh(
+                points=wp.array(solid.vertices.astype(np.float32), dtype=wp.vec3, device=device),
+                indices=wp.array(solid.faces.astype(np.int32).ravel(), dtype=int, device=device),
+            )
+            meshes.append(mesh)
+            data.shape = SHAPE_CODES["mesh"]
+            data.mesh = mesh.id
+            extent = float(np.linalg.norm(np.asarray(scene.scene.domain[1]) - np.asarray(scene.scene.domain[0])))
+            data.params = wp.vec4(extent, 0.0, 0.0, 0.0)
+        else:
+            code, params = _collider_params(spec)
+            data.shape = code
+            data.params = wp.vec4(*params)
+        data.boundary = BOUNDARY_CODES[spec.boundary]
+        data.friction = float(spec.surface.friction)
+        data.origin = wp.vec3(*origin)
+        data.rotation = wp.quat(*_quat_y(rotation))
+        data.velocity = wp.vec3(0.0, 0.0, 0.0)
+        data.angular_velocity = wp.vec3(0.0, 0.0, 0.0)
+        motion = _motion(spec, origin, rotation)
+        if motion is not None:
+            o, q, v, w = motion(0.0)
+            data.origin, data.rotation, data.velocity, data.angular_velocity = wp.vec3(*o), wp.quat(*q), wp.vec3(*v), wp.vec3(*w)
+        colliders.append(data)
+        motions.append(motion)
+        temperatures.append(float(spec.temperature))
+    if errors:
+        raise SceneError(errors, path=scene.source_path)
+    return colliders, motions, meshes, temperatures
+
+
+def build_scene(scene: Scene, device: str) -> BuiltScene:
+    """Model, initial State and Control of `scene` on `device`; raises SceneError on bad input."""
+    settings = scene.scene
+    unsupported = [name for name in ("pools", "emitters", "heaters") if getattr(scene, name)]
+    if unsupported:
+        raise SceneError(
+            [f"{name}: not simulated yet (they arrive with the temperature issue); remove the [[{name}]] tables" for name in unsupported],
+            path=scene.source_path,
+        )
+    forms = build_forms(scene)
+    lo, hi = (np.asarray(c, dtype=float) for c in settings.domain)
+    dx = float(settings.cell)
+    grid = GridSpec.for_domain(lo, hi, dx)
+
+    materials: list[Material] = []
+    chunks, bodies, errors = [], [], []
+    start = 0
+    for index, spec in enumerate(scene.bodies):
+        material = MATERIALS[spec.material]
+        if material not in materials:
+            materials.append(material)
+        rng = np.random.default_rng([settings.seed, index])
+        positions, colors = fill_form(forms[spec.form], np.asarray(spec.position, dtype=float), dx, spec.particles_per_cell, rng, spec.rotation)
+        if len(positions) == 0:
+            errors.append(f"bodies[{index}].form: form {spec.form!r} holds no particle at cell {dx} m; make it larger or the cell smaller")
+            continue
+        outside = np.any((positions < lo) | (positions > hi), axis=1)
+        if outside.any():
+            errors.append(
+                f"bodies[{index}].position: {int(outside.sum())} of {len(positions)} particles of body {spec.name!r} lie outside "
+                f"the domain {settings.domain}; move the body or enlarge scene.domain"
+            )
+            continue
+        count = len(positions)
+        volume_change = np.ones(count, dtype=np.float32)
+        if spec.hydrostatic and material.constitutive == Constitutive.FLUID:
+            # p = K (1 − J) = ρ |g| depth below the form's top surface.
+            top = float(spec.position[1]) + float(forms[spec.form].bounds()[1][1])
+            depth = np.clip(top - positions[:, 1], 0.0, None)
+            volume_change = (1.0 - material.density * np.linalg.norm(settings.gravity) * depth / material.bulk_modulus).astype(np.float32)
+        temperature = spec.temperature
+        chunks.append(
+            {
+                "x": positions,
+                "v": np.broadcast_to(np.asarray(spec.velocity, dtype=np.float32), (count, 3)),
+                "color": colors,
+                "temperature": np.full(count, temperature, dtype=np.float32),
+                "phase": np.full(count, 1.0 if temperature > material.melting_point else 0.0, dtype=np.float32),
+                "volume": np.full(count, particle_volume(dx, spec.particles_per_cell), dtype=np.float32),
+                "material": np.full(count, materials.index(material), dtype=np.int32),
+                "body": np.full(count, index, dtype=np.int32),
+                "J": volume_change,
+            }
+        )
+        spacing = dx / round(spec.particles_per_cell ** (1.0 / 3.0))
+        bodies.append(
+            BodyInfo(
+                name=spec.name, material=material, form_name=spec.form, position=np.asarray(spec.position, dtype=float),
+                rotation_y=float(spec.rotation), particle_slice=slice(start, start + count), spacing=spacing, control=spec.control,
+            )
+        )
+        start += count
+    if errors:
+        raise SceneError(errors, path=scene.source_path)
+    if not chunks:
+        raise SceneError(["bodies: the scene has no body; add a [[bodies]] table"], path=scene.source_path)
+    colliders, motions, meshes, collider_temperatures = build_colliders(scene, device)
+
+    def joined(key: str) -> np.ndarray:
+        return np.concatenate([c[key] for c in chunks])
+
+    volume = joined("volume")
+    density = np.array([m.density for m in materials], dtype=np.float32)[joined("material")]
+    model = Model(
+        device=device,
+        grid=grid,
+        domain_lo=lo,
+        domain_hi=hi,
+        gravity=np.asarray(settings.gravity, dtype=float),
+        wall_boundary=BOUNDARY_CODES[settings.walls],
+        wall_friction=float(settings.wall_friction),
+        cfl=float(settings.cfl),
+        materials=materials,
+        material_data=wp.array([material_data(m) for m in materials], dtype=MaterialData, device=device),
+        particle_mass=wp.array(volume * density, dtype=float, device=device),
+        particle_volume=wp.array(volume, dtype=float, device=device),
+        particle_material=wp.array(joined("material"), dtype=int, device=device),
+        particle_body=joined("body"),
+        bodies=bodies,
+        colliders=colliders,
+        collider_motions=motions,
+        meshes=meshes,
+        collider_temperatures=collider_temperatures,
+    )
+    state = State(model.particle_count, device)
+    count = model.particle_count
+    state.assign(
+        {
+            "x": joined("x"),
+            "v": joined("v"),
+            "C": np.zeros((count, 3, 3), dtype=np.float32),
+            "F": np.eye(3, dtype=np.float32) * np.cbrt(joined("J"))[:, None, None],
+            "temperature": joined("temperature"),
+            "phase": joined("phase"),
+            "color": joined("color"),
+        }
+    )
+    return BuiltScene(model=model, state=state, control=Control(model), forms=forms)
