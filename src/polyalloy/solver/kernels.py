@@ -105,12 +105,28 @@ def grid_update(
 
 
 @wp.func
+def advanced_pose(col: ColliderData, dt: float):
+    """The collider moved rigidly by its velocity and angular velocity over dt [s]."""
+    moved = col
+    moved.origin = col.origin + dt * col.velocity
+    spin = wp.length(col.angular_velocity)
+    if spin > 0.0:
+        turn = wp.quat_from_axis_angle(col.angular_velocity / spin, spin * dt)
+        moved.rotation = turn * col.rotation
+    return moved
+
+
+@wp.func
 def project_out_of_colliders(
-    x: wp.vec3, v: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.vec3, hi: wp.vec3
+    x: wp.vec3, v: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.vec3, hi: wp.vec3, dt: float
 ):
-    """Push a particle that ended inside a solid back to its surface and drop its inward velocity."""
+    """Push a particle that ended inside a solid back to its surface and drop its inward velocity.
+
+    The particle's new position is for the end of the substep, so it is tested against each
+    collider where the collider will be then, not where it was at the start.
+    """
     for c in range(colliders.shape[0]):
-        col = colliders[c]
+        col = advanced_pose(colliders[c], dt)
         d = collider_sdf(col, x)
         if d < 0.0:
             n = collider_normal(col, x)
@@ -276,7 +292,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         C = (4.0 * inv_dx) * B
         F = (wp.identity(n=3, dtype=float) + dt * C) * F_in[p]
         F = plastic_projection(F, materials[particle_material[p]])
-        x_new, v_new = project_out_of_colliders(x + dt * v, v, colliders, domain_lo, domain_hi)
+        x_new, v_new = project_out_of_colliders(x + dt * v, v, colliders, domain_lo, domain_hi, dt)
         x_out[p] = x_new
         v_out[p] = v_new
         C_out[p] = C
