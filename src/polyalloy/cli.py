@@ -55,15 +55,26 @@ def resolve_scene_path(scene: str) -> Path:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _load(scene_path: Path, quality: Quality | None):
+def _load(scene_path: Path, quality: Quality | None, out: Path | None = None):
+    """The validated scene; on bad input print every error, mark `out` failed, exit 2."""
     from .scene import Scene, SceneError
 
     try:
         scene = Scene.load(scene_path)
         return scene.with_quality(quality.value) if quality is not None else scene
     except SceneError as error:
-        console.print(f"[red]{error}[/]", markup=False, highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        _refuse(error, out)
+
+
+def _refuse(error: Exception, out: Path | None):
+    """Report bad input and exit 2; a run directory asked for records the failure in run.json."""
+    from .io import RunDirectory
+
+    # Plain print: rich would wrap long lines and split key paths and file names.
+    print(str(error), file=sys.stderr)
+    if out is not None:
+        RunDirectory(out).mark_failed(str(error))
+    raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _check_device(device: Device) -> str:
@@ -78,20 +89,17 @@ def _check_device(device: Device) -> str:
 
 
 def _run(scene_path: Path, out: Path | None, device: Device, quality: Quality | None, frames: int | None, resume: bool, video: bool) -> Path:
-    from .io import RunDirectory
     from .runner import RunFailed
     from .scene import SceneError
     from .simulation import Simulation
 
-    scene = _load(scene_path, quality)
+    scene = _load(scene_path, quality, out)
     out = out or Path("runs") / scene.scene.name
     device_name = _check_device(device)
     try:
         sim = Simulation(scene, device=device_name)
     except SceneError as error:
-        console.print(str(error), markup=False, highlight=False)
-        RunDirectory(out).mark_failed(str(error))
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        _refuse(error, out)
     console.print(f"{scene.scene.name}: {sim.model.particle_count:,} particles, grid {sim.model.grid.shape}, {sim.frame_count} frames -> {out}")
     try:
         root = sim.run(out, frames=frames, resume=resume, video=video, progress=True)
@@ -137,20 +145,22 @@ def scenes() -> None:
 
 @app.command()
 def validate(scene: str = typer.Argument(..., help="Scene file (TOML) or the name of a bundled scene.")) -> None:
-    """Check a scene file (schema, references, forms and meshes) without simulating."""
+    """Check a scene file (schema, references, forms, meshes, particles in the domain) without simulating."""
     from .scene import SceneError
-    from .scene.build import build_colliders, build_forms
+    from .scene.build import build_scene
 
     path = resolve_scene_path(scene)
     loaded = _load(path, None)
+    _check_device(Device.cpu)
     try:
-        build_forms(loaded)
-        _check_device(Device.cpu)
-        build_colliders(loaded, "cpu")
+        built = build_scene(loaded, "cpu")
     except SceneError as error:
-        console.print(str(error), markup=False, highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    Console().print(f"{path}: ok ({len(loaded.bodies)} bodies, {len(loaded.forms)} forms, {len(loaded.colliders)} colliders)")
+        _refuse(error, None)
+    model = built.model
+    Console().print(
+        f"{path}: ok — {len(loaded.bodies)} bodies ({model.particle_count:,} particles), {len(loaded.forms)} forms, "
+        f"{len(loaded.colliders)} colliders, grid {model.grid.shape} at {model.grid.dx} m"
+    )
 
 
 @app.command()

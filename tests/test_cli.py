@@ -1,0 +1,160 @@
+"""The command line and the run directory it leaves (DESIGN.md's contracts), end to end.
+
+Bad input must exit with code 2 naming the key and leave no run that looks complete; a run
+must leave every file of the contract; a resumed run must end exactly where an uninterrupted
+one ends.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+from typer.testing import CliRunner
+
+from polyalloy.cli import app
+from polyalloy.io import read_ply
+from polyalloy.metrics import METRIC_COLUMNS
+from polyalloy.scene import Scene
+
+runner = CliRunner()
+
+
+def small_scene(**changes) -> dict:
+    scene = {
+        "scene": {"name": "small", "duration": 0.24, "fps": 25, "domain": [[-0.5, 0.0, -0.4], [0.5, 0.8, 0.4]], "cell": 0.04, "walls": "separate"},
+        "render": {"size": [160, 96]},
+        "forms": [{"name": "ball", "shape": "sphere", "radius": 0.15}],
+        "bodies": [{"name": "blob", "form": "ball", "position": [-0.1, 0.2, 0.0], "velocity": [1.0, 0.0, 0.0]}],
+        "colliders": [{"name": "crate", "shape": "box", "size": [0.2, 0.2, 0.3], "position": [0.3, 0.0, 0.0]}],
+    }
+    for key, value in changes.items():
+        table, _, field = key.partition(".")
+        if isinstance(scene[table], list):
+            scene[table][0][field] = value
+        else:
+            scene[table][field] = value
+    return scene
+
+
+def write_scene(folder: Path, scene: dict, name: str = "scene.toml") -> Path:
+    path = folder / name
+    path.write_text(tomli_w.dumps(scene), encoding="utf-8")
+    return path
+
+
+def test_run_leaves_the_whole_run_directory(tmp_path):
+    scene = write_scene(tmp_path, small_scene())
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(scene), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "complete" and run["error"] is None and run["device"] == "cpu" and run["seed"] == 0
+    assert Scene.load(out / "scene.toml") == Scene.load(scene)
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert tuple(lines[0].split(",")) == METRIC_COLUMNS
+    assert len(lines) == 1 + 6  # one row per frame for the one body
+    plys = sorted((out / "particles").glob("frame_*.ply"))
+    assert len(plys) == 6
+    particles = read_ply(plys[-1])
+    assert list(particles) == ["x", "y", "z", "vx", "vy", "vz", "red", "green", "blue", "temperature", "phase", "body"]
+    assert np.all(particles["body"] == 0) and np.allclose(particles["temperature"], 20.0)
+    assert len(list((out / "frames").glob("frame_*.png"))) == 6
+    assert (out / "preview.mp4").stat().st_size > 1000
+    assert (out / "plots" / "metrics.png").stat().st_size > 1000
+    assert list((out / "checkpoints").glob("frame_*.npz"))
+
+
+def test_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path):
+    scene = write_scene(tmp_path, small_scene())
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert runner.invoke(app, ["run", str(scene), "--out", str(whole), "--no-video"]).exit_code == 0
+    assert runner.invoke(app, ["run", str(scene), "--out", str(split), "--no-video", "--frames", "3"]).exit_code == 0
+    assert runner.invoke(app, ["run", str(scene), "--out", str(split), "--no-video", "--resume"]).exit_code == 0
+
+    def physics(path):
+        rows = [line.split(",") for line in (path / "metrics.csv").read_text().splitlines()]
+        wall = rows[0].index("wall_s")
+        return [row[:wall] + row[wall + 1 :] for row in rows]
+
+    assert physics(split) == physics(whole)
+    last = "particles/frame_000006.ply"
+    assert (split / last).read_bytes() == (whole / last).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"bodies.form": "cop2"}, "bodies[0].form: no form named 'cop2'; forms are: ball"),
+        ({"scene.cell": -0.02}, "scene.cell"),
+        ({"bodies.colour": [1, 0, 0]}, "bodies[0].colour"),
+        ({"scene.cell": 0.0004}, "scene.cell"),
+        ({"bodies.temperature": -300.0}, "bodies[0].temperature"),
+        ({"bodies.position": [0.0, 0.0, 3.0]}, "bodies[0].position"),
+    ],
+)
+def test_bad_scene_exits_2_naming_the_key_and_leaves_a_failed_run(tmp_path, changes, expected):
+    scene = write_scene(tmp_path, small_scene(**changes))
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(scene), "--out", str(out)])
+    assert result.exit_code == 2
+    assert expected in result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "failed" and expected in run["error"]
+    assert not list((out / "particles").glob("*.ply"))
+    assert runner.invoke(app, ["validate", str(scene)]).exit_code == 2
+
+
+def test_every_error_is_reported_at_once(tmp_path):
+    scene = small_scene(**{"bodies.form": "cop2", "scene.cell": -1.0})
+    scene["colliders"][0]["radius"] = 0.1
+    result = runner.invoke(app, ["validate", str(write_scene(tmp_path, scene))])
+    assert result.exit_code == 2
+    for key in ("bodies[0].form", "scene.cell", "colliders[0].radius"):
+        assert key in result.output
+
+
+def test_missing_and_open_meshes_are_refused(tmp_path):
+    import trimesh
+
+    open_box = trimesh.creation.box(extents=(0.2, 0.2, 0.2))
+    open_box.update_faces(np.arange(len(open_box.faces)) != 0)
+    open_box.export(tmp_path / "open.stl")
+    for mesh, expected in (("missing.obj", "no file"), ("open.stl", "open")):
+        scene = small_scene()
+        scene["forms"].append({"name": "thing", "mesh": mesh})
+        result = runner.invoke(app, ["validate", str(write_scene(tmp_path, scene))])
+        assert result.exit_code == 2
+        assert "forms[1]" in result.output and expected in result.output
+
+
+def test_cuda_on_a_machine_without_gpu_is_bad_input(tmp_path):
+    import warp as wp
+
+    if wp.is_cuda_available():
+        pytest.skip("this machine has a GPU")
+    result = runner.invoke(app, ["run", str(write_scene(tmp_path, small_scene())), "--device", "cuda", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "no CUDA device" in result.output
+
+
+def test_materials_json_has_the_contract_keys():
+    result = runner.invoke(app, ["materials", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    keys = {"density", "melting_point", "boiling_point", "latent_heat", "heat_capacity_solid", "heat_capacity_liquid",
+            "conductivity_solid", "conductivity_liquid", "bulk_modulus", "shear_modulus", "viscosity"}
+    assert {"polyalloy", "water", "elastic", "sand", "molten_steel", "liquid_nitrogen"} <= set(data)
+    assert all(keys <= set(props) for props in data.values())
+
+
+def test_every_bundled_scene_validates_and_runs_a_frame(tmp_path):
+    # Bundled scenes are tested documentation: each one validates and runs a frame at draft quality.
+    from polyalloy.cli import bundled_scenes
+
+    for name in bundled_scenes():
+        assert runner.invoke(app, ["validate", name]).exit_code == 0, name
+        result = runner.invoke(app, ["run", name, "--quality", "draft", "--frames", "1", "--no-video", "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
