@@ -67,7 +67,7 @@ class Simulation:
 
     def step_frame(self) -> FrameStats:
         """Advance one frame with the CFL-limited substep count; raises on a blow-up."""
-        substeps, dt = self.solver.substeps_for(self.state, self.frame_dt, self._collider_speed())
+        substeps, dt = self.solver.plan_frame(self.state, self.frame_dt, self._collider_speed())
         start = self.time
         t0 = wallclock.perf_counter()
         for s in range(substeps):

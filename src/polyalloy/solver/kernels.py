@@ -81,20 +81,29 @@ def grid_update(
     gravity: wp.vec3,
     colliders: wp.array(dtype=ColliderData),
     # State in:
-    grid_mass_in: wp.array3d(dtype=float),
-    grid_momentum_in: wp.array3d(dtype=wp.vec3),
+    grid_mass_in: wp.array4d(dtype=float),
+    grid_momentum_in: wp.array4d(dtype=wp.vec3),
     # State out:
     grid_velocity_out: wp.array3d(dtype=wp.vec3),
     # Scalars:
+    offset: wp.vec3i,
     dt: float,
 ):
-    """Momentum → velocity, gravity, then collider and wall boundary conditions on each node."""
-    i, j, k = wp.tid()
-    m = grid_mass_in[i, j, k]
+    """Sum the scatter lanes, momentum → velocity, gravity, then collider and wall boundary
+    conditions on each node of the region starting at node `offset`."""
+    a, b, c = wp.tid()
+    i = a + offset[0]
+    j = b + offset[1]
+    k = c + offset[2]
+    m = float(0.0)
+    momentum = wp.vec3(0.0)
+    for lane in range(grid_mass_in.shape[0]):
+        m += grid_mass_in[lane, i, j, k]
+        momentum += grid_momentum_in[lane, i, j, k]
     if m <= 0.0:
         grid_velocity_out[i, j, k] = wp.vec3(0.0)
         return
-    v = grid_momentum_in[i, j, k] / m + dt * gravity
+    v = momentum / m + dt * gravity
     node = grid_origin + wp.vec3(float(i), float(j), float(k)) * dx
     for c in range(colliders.shape[0]):
         col = colliders[c]
@@ -146,10 +155,29 @@ def project_out_of_colliders(
 
 
 @wp.kernel
-def max_speed(v_in: wp.array(dtype=wp.vec3), out: wp.array(dtype=float)):
-    """out[0] = max |v| [m/s] over particles (out must hold 0 on entry)."""
+def particle_extent(
+    x_in: wp.array(dtype=wp.vec3), v_in: wp.array(dtype=wp.vec3), lo_out: wp.array(dtype=float), hi_out: wp.array(dtype=float), speed_out: wp.array(dtype=float)
+):
+    """Bounding box [m] and largest speed [m/s] of the particles (outputs hold ±inf and 0 on entry)."""
     i = wp.tid()
-    wp.atomic_max(out, 0, wp.length(v_in[i]))
+    x = x_in[i]
+    for axis in range(3):
+        wp.atomic_min(lo_out, axis, x[axis])
+        wp.atomic_max(hi_out, axis, x[axis])
+    wp.atomic_max(speed_out, 0, wp.length(v_in[i]))
+
+
+@wp.kernel
+def clear_grid_region(
+    offset: wp.vec3i, grid_mass_out: wp.array4d(dtype=float), grid_momentum_out: wp.array4d(dtype=wp.vec3)
+):
+    """Zero every lane's mass and momentum on the active region starting at node `offset`."""
+    lane, a, b, c = wp.tid()
+    i = a + offset[0]
+    j = b + offset[1]
+    k = c + offset[2]
+    grid_mass_out[lane, i, j, k] = 0.0
+    grid_momentum_out[lane, i, j, k] = wp.vec3(0.0)
 
 
 @wp.kernel
@@ -223,13 +251,16 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         C_in: wp.array(dtype=wp.mat33),
         F_in: wp.array(dtype=wp.mat33),
         # State out:
-        grid_mass_out: wp.array3d(dtype=float),
-        grid_momentum_out: wp.array3d(dtype=wp.vec3),
+        grid_mass_out: wp.array4d(dtype=float),
+        grid_momentum_out: wp.array4d(dtype=wp.vec3),
         # Scalars:
+        first_particle: int,
+        lane: int,
         dt: float,
     ):
-        """Scatter mass and APIC momentum, with the stress impulse folded in (MLS-MPM eq. 29)."""
-        p = wp.tid()
+        """Scatter mass and APIC momentum, with the stress impulse folded in (MLS-MPM eq. 29),
+        into scatter lane `lane` (lanes run concurrently over disjoint particle ranges)."""
+        p = wp.tid() + first_particle
         m = particle_mass[p]
         C = C_in[p]
         stress = kirchhoff_stress(F_in[p], C, materials[particle_material[p]])
@@ -247,8 +278,8 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
                     i = base[0] + a
                     j = base[1] + b
                     k = base[2] + c
-                    wp.atomic_add(grid_mass_out, i, j, k, w * m)
-                    wp.atomic_add(grid_momentum_out, i, j, k, w * (momentum + affine * dpos))
+                    wp.atomic_add(grid_mass_out, lane, i, j, k, w * m)
+                    wp.atomic_add(grid_momentum_out, lane, i, j, k, w * (momentum + affine * dpos))
 
     @wp.kernel(module=module)
     def g2p(
@@ -270,10 +301,11 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         C_out: wp.array(dtype=wp.mat33),
         F_out: wp.array(dtype=wp.mat33),
         # Scalars:
+        first_particle: int,
         dt: float,
     ):
         """Gather velocity and its APIC gradient, update F, advect, keep particles out of solids."""
-        p = wp.tid()
+        p = wp.tid() + first_particle
         x = x_in[p]
         base, fx = stencil_base(x, grid_origin, inv_dx)
         wx = bspline_weights(fx[0])
