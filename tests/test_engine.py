@@ -131,25 +131,16 @@ def test_non_finite_particles_are_detected():
     assert out.numpy()[0] == 2
 
 
-def test_active_grid_region_changes_nothing():
-    # The grid is cleared and updated only in the region the particles can reach during a
-    # frame (their bounding box grown by the CFL speed bound × frame time and the stencil). A run
-    # must be bit-identical to one that processes the whole grid every substep.
+def test_active_grid_blocks_change_nothing():
+    # Each substep the grid is cleared and updated only in the blocks the particles' stencils
+    # touch. A run must be bit-identical to one that processes every block every substep.
     def run(full_grid: bool):
         sim = make_simulation(_blob_scene((0.0, 0.4, 0.0), velocity=(3.0, 1.0, 0.0), walls="separate"))
+        sim.solver.sparse_grid = not full_grid
         for _ in range(6):
-            if full_grid:
-                plan = sim.solver.plan_frame
-
-                def whole(*args, plan=plan, solver=sim.solver):
-                    result = plan(*args)
-                    solver.region_offset, solver.region_shape = (0, 0, 0), sim.model.grid.shape
-                    return result
-
-                sim.solver.plan_frame = whole
             sim.step_frame()
             if not full_grid:
-                assert np.prod(sim.solver.region_shape) < 0.5 * sim.model.grid.node_count
+                assert sim.solver.active_block_count * 64 < 0.2 * sim.model.grid.node_count
         return sim.state.x.numpy(), sim.state.v.numpy()
 
     (x_region, v_region), (x_full, v_full) = run(False), run(True)

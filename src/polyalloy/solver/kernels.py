@@ -69,6 +69,67 @@ def wall_boundary(
     return v
 
 
+BLOCK = wp.constant(4)
+"""Nodes per side of a grid block, the unit in which the active part of the grid is tracked."""
+
+
+@wp.func
+def block_node(active_blocks: wp.array(dtype=wp.vec3i), t: int):
+    """Node (i, j, k) of thread t when every active block gets BLOCK³ consecutive threads."""
+    origin = active_blocks[t // (BLOCK * BLOCK * BLOCK)] * BLOCK
+    local = t % (BLOCK * BLOCK * BLOCK)
+    return origin + wp.vec3i(local // (BLOCK * BLOCK), (local // BLOCK) % BLOCK, local % BLOCK)
+
+
+@wp.kernel
+def mark_blocks(
+    # Model:
+    grid_origin: wp.vec3,
+    inv_dx: float,
+    # State in:
+    x_in: wp.array(dtype=wp.vec3),
+    # State out:
+    block_flags_out: wp.array3d(dtype=int),
+):
+    """Flag every block the particle's 3×3×3 stencil touches."""
+    p = wp.tid()
+    base, fx = stencil_base(x_in[p], grid_origin, inv_dx)
+    blocks = wp.vec3i(block_flags_out.shape[0], block_flags_out.shape[1], block_flags_out.shape[2])
+    first = wp.vec3i(0)
+    last = wp.vec3i(0)
+    for axis in range(3):
+        first[axis] = wp.clamp(base[axis] // BLOCK, 0, blocks[axis] - 1)
+        last[axis] = wp.clamp((base[axis] + 2) // BLOCK, 0, blocks[axis] - 1)
+    for i in range(first[0], last[0] + 1):
+        for j in range(first[1], last[1] + 1):
+            for k in range(first[2], last[2] + 1):
+                block_flags_out[i, j, k] = 1
+
+
+@wp.kernel
+def compact_blocks(
+    block_flags_in: wp.array3d(dtype=int), block_slots_in: wp.array3d(dtype=int), active_blocks_out: wp.array(dtype=wp.vec3i)
+):
+    """Write the coordinates of each flagged block to its slot (an exclusive prefix sum of the flags)."""
+    i, j, k = wp.tid()
+    if block_flags_in[i, j, k] != 0:
+        active_blocks_out[block_slots_in[i, j, k]] = wp.vec3i(i, j, k)
+
+
+@wp.kernel
+def clear_grid_blocks(
+    active_blocks: wp.array(dtype=wp.vec3i), grid_mass_out: wp.array4d(dtype=float), grid_momentum_out: wp.array4d(dtype=wp.vec3)
+):
+    """Zero every lane's mass and momentum on the nodes of the active blocks."""
+    lane, t = wp.tid()
+    node = block_node(active_blocks, t)
+    # Blocks at the far edges reach past the grid when its size is not a multiple of BLOCK.
+    if node[0] >= grid_mass_out.shape[1] or node[1] >= grid_mass_out.shape[2] or node[2] >= grid_mass_out.shape[3]:
+        return
+    grid_mass_out[lane, node[0], node[1], node[2]] = 0.0
+    grid_momentum_out[lane, node[0], node[1], node[2]] = wp.vec3(0.0)
+
+
 @wp.kernel
 def grid_update(
     # Model:
@@ -86,15 +147,18 @@ def grid_update(
     # State out:
     grid_velocity_out: wp.array3d(dtype=wp.vec3),
     # Scalars:
-    offset: wp.vec3i,
+    active_blocks: wp.array(dtype=wp.vec3i),
+    first_thread: int,
     dt: float,
 ):
     """Sum the scatter lanes, momentum → velocity, gravity, then collider and wall boundary
-    conditions on each node of the region starting at node `offset`."""
-    a, b, c = wp.tid()
-    i = a + offset[0]
-    j = b + offset[1]
-    k = c + offset[2]
+    conditions on each node of the active blocks."""
+    node_index = block_node(active_blocks, wp.tid() + first_thread)
+    i = node_index[0]
+    j = node_index[1]
+    k = node_index[2]
+    if i >= grid_velocity_out.shape[0] or j >= grid_velocity_out.shape[1] or k >= grid_velocity_out.shape[2]:
+        return
     m = float(0.0)
     momentum = wp.vec3(0.0)
     for lane in range(grid_mass_in.shape[0]):
@@ -155,29 +219,10 @@ def project_out_of_colliders(
 
 
 @wp.kernel
-def particle_extent(
-    x_in: wp.array(dtype=wp.vec3), v_in: wp.array(dtype=wp.vec3), lo_out: wp.array(dtype=float), hi_out: wp.array(dtype=float), speed_out: wp.array(dtype=float)
-):
-    """Bounding box [m] and largest speed [m/s] of the particles (outputs hold ±inf and 0 on entry)."""
+def max_speed(v_in: wp.array(dtype=wp.vec3), speed_out: wp.array(dtype=float)):
+    """speed_out[0] = largest particle speed [m/s] (it must hold 0 on entry)."""
     i = wp.tid()
-    x = x_in[i]
-    for axis in range(3):
-        wp.atomic_min(lo_out, axis, x[axis])
-        wp.atomic_max(hi_out, axis, x[axis])
     wp.atomic_max(speed_out, 0, wp.length(v_in[i]))
-
-
-@wp.kernel
-def clear_grid_region(
-    offset: wp.vec3i, grid_mass_out: wp.array4d(dtype=float), grid_momentum_out: wp.array4d(dtype=wp.vec3)
-):
-    """Zero every lane's mass and momentum on the active region starting at node `offset`."""
-    lane, a, b, c = wp.tid()
-    i = a + offset[0]
-    j = b + offset[1]
-    k = c + offset[2]
-    grid_mass_out[lane, i, j, k] = 0.0
-    grid_momentum_out[lane, i, j, k] = wp.vec3(0.0)
 
 
 @wp.kernel

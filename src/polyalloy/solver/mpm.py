@@ -57,14 +57,18 @@ class MPMSolver:
         """Node momenta [kg·m/s] scattered by each lane, shape (lanes, *grid.shape)."""
         self.grid_velocity = wp.zeros(shape, dtype=wp.vec3, device=device)
         """Node velocities after forces and boundaries [m/s], shape grid.shape."""
-        self._extent_lo = wp.zeros(3, dtype=float, device=device)
-        self._extent_hi = wp.zeros(3, dtype=float, device=device)
         self._speed = wp.zeros(1, dtype=float, device=device)
         self._scratch_int = wp.zeros(1, dtype=int, device=device)
-        self.region_offset = (0, 0, 0)
-        """First node (i, j, k) of the active region: the nodes the particles can reach this frame."""
-        self.region_shape = tuple(shape)
-        """Node counts of the active region; grid stages touch only these nodes."""
+        block_shape = tuple(-(-n // kernels.BLOCK) for n in shape)
+        self._block_flags = wp.zeros(block_shape, dtype=int, device=device)
+        self._block_slots = wp.zeros(block_shape, dtype=int, device=device)
+        self.active_blocks = wp.zeros(int(np.prod(block_shape)), dtype=wp.vec3i, device=device)
+        """Grid blocks (BLOCK³ nodes each) the particles can reach this frame; the first
+        `active_block_count` entries are valid. Grid stages touch only their nodes."""
+        self.active_block_count = 0
+        self.sparse_grid = True
+        """Whether grid stages skip blocks no particle can reach (False: every block, for checks)."""
+        self._nodes_per_block = kernels.BLOCK**3
         self._transfer = kernels.build_transfer_kernels(frozenset(int(m.constitutive) for m in model.materials))
         self._grid_origin = wp.vec3(*model.grid.origin)
         self._inv_dx = 1.0 / model.grid.dx
@@ -73,6 +77,7 @@ class MPMSolver:
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
         """Advance the particles by one substep of `dt` seconds, from state_in into state_out."""
+        self._activate_blocks(state_in)
         self._clear_grid()
         self._p2g(state_in, dt)
         self._grid_update(control, dt)
@@ -90,9 +95,9 @@ class MPMSolver:
 
     def _clear_grid(self) -> None:
         wp.launch(
-            kernels.clear_grid_region,
-            dim=(self.lanes, *self.region_shape),
-            inputs=[wp.vec3i(*self.region_offset), self.grid_mass, self.grid_momentum],
+            kernels.clear_grid_blocks,
+            dim=(self.lanes, self.active_block_count * self._nodes_per_block),
+            inputs=[self.active_blocks, self.grid_mass, self.grid_momentum],
             device=self.model.device,
         )
 
@@ -117,25 +122,24 @@ class MPMSolver:
 
     def _grid_update(self, control: Control, dt: float) -> None:
         m = self.model
-        # Slabs along x: each lane updates its own range of node columns.
-        edges = np.linspace(0, self.region_shape[0], self.lanes + 1).round().astype(int)
-        slabs = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        # Each lane updates its own range of active blocks.
+        edges = np.linspace(0, self.active_block_count, self.lanes + 1).round().astype(int) * self._nodes_per_block
+        ranges = [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
-        def launch(slab: tuple[int, int]) -> None:
-            start, stop = slab
-            offset = (self.region_offset[0] + start, self.region_offset[1], self.region_offset[2])
+        def launch(threads: tuple[int, int]) -> None:
+            first, count = threads
             wp.launch(
                 kernels.grid_update,
-                dim=(stop - start, self.region_shape[1], self.region_shape[2]),
+                dim=count,
                 inputs=[
                     self._grid_origin, m.grid.dx, self._lo, self._hi, m.wall_boundary, m.wall_friction,
                     wp.vec3(*m.gravity), control.colliders,
-                    self.grid_mass, self.grid_momentum, self.grid_velocity, wp.vec3i(*offset), dt,
+                    self.grid_mass, self.grid_momentum, self.grid_velocity, self.active_blocks, first, dt,
                 ],
                 device=m.device,
             )
 
-        self._in_lanes(launch, slabs)
+        self._in_lanes(launch, ranges)
 
     def _g2p(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
         m = self.model
@@ -162,18 +166,11 @@ class MPMSolver:
         wp.copy(state_out.phase, state_in.phase)
         wp.copy(state_out.color, state_in.color)
 
-    def particle_extent(self, state: State) -> tuple[np.ndarray, np.ndarray, float]:
-        """Particles' bounding box (lo, hi) [m] and largest speed [m/s]."""
-        self._extent_lo.fill_(np.inf)
-        self._extent_hi.fill_(-np.inf)
+    def max_particle_speed(self, state: State) -> float:
+        """Largest particle speed [m/s]."""
         self._speed.zero_()
-        wp.launch(
-            kernels.particle_extent,
-            dim=self.model.particle_count,
-            inputs=[state.x, state.v, self._extent_lo, self._extent_hi, self._speed],
-            device=self.model.device,
-        )
-        return self._extent_lo.numpy().astype(np.float64), self._extent_hi.numpy().astype(np.float64), float(self._speed.numpy()[0])
+        wp.launch(kernels.max_speed, dim=self.model.particle_count, inputs=[state.v, self._speed], device=self.model.device)
+        return float(self._speed.numpy()[0])
 
     def check_finite(self, state: State) -> None:
         """Raise NonFiniteStateError if any particle position or velocity is NaN or infinite."""
@@ -184,24 +181,42 @@ class MPMSolver:
             raise NonFiniteStateError(f"{bad} particles have non-finite position or velocity (the simulation blew up)")
 
     def plan_frame(self, state: State, frame_dt: float, max_collider_speed: float = 0.0) -> tuple[int, float]:
-        """Substep count and dt [s] for the next frame, and the active grid region for it.
+        """Substep count and dt [s] for the next frame from the CFL condition.
 
         dt = cfl · dx / (c + v), with c the fastest wave speed and v the fastest particle or
-        collider plus what gravity can add over the frame, so the bound holds to the frame's
-        end. No particle can then travel further than v · frame_dt, so the active region is
-        the particles' bounding box grown by that distance and the 3-node stencil reach; the
-        grid is cleared and updated only there (matter usually fills a fraction of the domain).
+        collider plus what gravity can add over the frame, so the bound holds to the frame's end.
         """
         m = self.model
-        lo, hi, particle_speed = self.particle_extent(state)
-        speed = max(particle_speed, max_collider_speed) + float(np.linalg.norm(m.gravity)) * frame_dt
+        speed = max(self.max_particle_speed(state), max_collider_speed) + float(np.linalg.norm(m.gravity)) * frame_dt
         dt_max = m.cfl * m.grid.dx / (m.max_wave_speed + speed)
         count = max(1, math.ceil(frame_dt / dt_max - 1e-9))
-        reach = speed * frame_dt + 3.0 * m.grid.dx
-        first = np.floor((lo - reach - m.grid.origin) / m.grid.dx).astype(int)
-        last = np.ceil((hi + reach - m.grid.origin) / m.grid.dx).astype(int)
-        first = np.clip(first, 0, np.array(m.grid.shape) - 1)
-        last = np.clip(last, first, np.array(m.grid.shape) - 1)
-        self.region_offset = tuple(int(v) for v in first)
-        self.region_shape = tuple(int(v) for v in last - first + 1)
         return count, frame_dt / count
+
+    def _activate_blocks(self, state: State) -> None:
+        """Collect the grid blocks some particle's stencil touches into `active_blocks`.
+
+        Matter usually fills a small part of the domain; the grid is cleared and updated only
+        in these blocks. The count is read back to size the grid launches (one small copy per
+        substep).
+        """
+        m = self.model
+        if self.sparse_grid:
+            self._block_flags.zero_()
+            wp.launch(
+                kernels.mark_blocks,
+                dim=m.particle_count,
+                inputs=[self._grid_origin, self._inv_dx, state.x, self._block_flags],
+                device=m.device,
+            )
+        else:
+            self._block_flags.fill_(1)
+        flat_flags = self._block_flags.flatten()
+        flat_slots = self._block_slots.flatten()
+        wp.utils.array_scan(flat_flags, flat_slots, inclusive=False)
+        self.active_block_count = int(flat_slots[-1:].numpy()[0] + flat_flags[-1:].numpy()[0])
+        wp.launch(
+            kernels.compact_blocks,
+            dim=self._block_flags.shape,
+            inputs=[self._block_flags, self._block_slots, self.active_blocks],
+            device=m.device,
+        )
