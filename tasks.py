@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Set up and run polyalloy with nothing but Python 3.11+: `python3 tasks.py demo | test`.
+"""Set up and run polyalloy with nothing but Python 3.11+: `python3 tasks.py demo | test | bench`.
 
 Creates a virtual environment in .venv (once, and again when pyproject.toml changes), installs
-polyalloy and what it needs from PyPI into it, then runs the demo or the test suite there.
+polyalloy and what it needs from PyPI into it, then runs the demo, the test suite or the
+benchmark there. Taichi, the benchmark's reference, is installed only for `bench`.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def ensure_environment() -> Path:
-    """The venv's python, with polyalloy installed (editable) and its test extras."""
+def ensure_environment(extras: str) -> Path:
+    """The venv's python, with polyalloy installed (editable) with `extras` (e.g. "test")."""
     if sys.version_info < (3, 11):
         sys.exit(f"polyalloy needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     python = venv_python()
     if python.exists() and STAMP.exists() and STAMP.read_text() == digest:
         return python
@@ -36,18 +37,23 @@ def ensure_environment() -> Path:
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing polyalloy and its dependencies (first time only)", flush=True)
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"], check=True)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{extras}]"], check=True)
     STAMP.write_text(digest)
     return python
 
 
 def main() -> int:
-    commands = {"demo": ["-m", "polyalloy.cli", "demo"], "test": ["-m", "pytest"]}
+    commands = {
+        "demo": ("test", ["-m", "polyalloy.cli", "demo"]),
+        "test": ("test", ["-m", "pytest"]),
+        "bench": ("test,bench", ["-m", "polyalloy.cli", "bench"]),
+    }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(f"usage: python3 tasks.py {{{'|'.join(commands)}}} [extra arguments]", file=sys.stderr)
         return 2
-    python = ensure_environment()
-    return subprocess.run([python, *commands[sys.argv[1]], *sys.argv[2:]], cwd=ROOT).returncode
+    extras, command = commands[sys.argv[1]]
+    python = ensure_environment(extras)
+    return subprocess.run([python, *command, *sys.argv[2:]], cwd=ROOT).returncode
 
 
 if __name__ == "__main__":

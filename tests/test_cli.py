@@ -66,6 +66,8 @@ def test_run_leaves_the_whole_run_directory(tmp_path):
     assert (out / "preview.mp4").stat().st_size > 1000
     assert (out / "plots" / "metrics.png").stat().st_size > 1000
     assert list((out / "checkpoints").glob("frame_*.npz"))
+    events = (out / "events.csv").read_text().splitlines()
+    assert events[0] == "time,body,event,detail" and events[1].startswith("0,blob,spawn,")
 
 
 def test_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path):

@@ -92,6 +92,7 @@ def run_simulation(
         sim.restore(arrays, meta)
         run.truncate_metrics_after(sim.frame)
         run.truncate_events_after(sim.time)
+        run.append_event(sim.time, None, "resume", f"resumed from checkpoint {latest.name}")
     else:
         _start_fresh(sim, run)
     run.write_run_json(status="running", device=sim.device, seed=sim.scene.scene.seed, scene=sim.scene.scene.name, frames=total, particles=sim.model.particle_count)
@@ -136,6 +137,9 @@ def _start_fresh(sim: Simulation, run: RunDirectory) -> None:
     run.clear()
     with atomic_path(run.scene_toml) as temp:
         temp.write_text(sim.scene.to_toml(), encoding="utf-8")
+    for body in sim.model.bodies:
+        count = body.particle_slice.stop - body.particle_slice.start
+        run.append_event(0.0, body.name, "spawn", f"{count} particles of {body.material.name} as form {body.form_name!r}")
     _checkpoint(sim, run)
 
 
