@@ -27,7 +27,8 @@ class State:
         self.C = wp.zeros(particle_count, dtype=wp.mat33, device=device)
         """APIC affine velocity field, an estimate of the velocity gradient [1/s], shape (particle_count,)."""
         self.F = wp.zeros(particle_count, dtype=wp.mat33, device=device)
-        """Elastic deformation gradient [-], shape (particle_count,); for liquids J^(1/3)·I."""
+        """Elastic deformation gradient [-], shape (particle_count,); for liquids diag(J, 1, 1),
+        J the volume ratio (a liquid keeps no shape)."""
         self.temperature = wp.zeros(particle_count, dtype=float, device=device)
         """Particle temperatures [°C], shape (particle_count,)."""
         self.phase = wp.zeros(particle_count, dtype=float, device=device)

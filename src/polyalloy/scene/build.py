@@ -145,6 +145,13 @@ def build_colliders(scene: Scene, device: str) -> tuple[list[ColliderData], list
     return colliders, motions, meshes, temperatures
 
 
+def _volume_ratio_as_F(volume_ratio: np.ndarray) -> np.ndarray:
+    """Initial deformation gradients diag(J, 1, 1): the liquids' form (see fluid_project); J = 1 is I."""
+    F = np.broadcast_to(np.eye(3, dtype=np.float32), (len(volume_ratio), 3, 3)).copy()
+    F[:, 0, 0] = volume_ratio
+    return F
+
+
 def build_scene(scene: Scene, device: str) -> BuiltScene:
     """Model, initial State and Control of `scene` on `device`; raises SceneError on bad input."""
     settings = scene.scene
@@ -246,7 +253,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             "x": joined("x"),
             "v": joined("v"),
             "C": np.zeros((count, 3, 3), dtype=np.float32),
-            "F": np.eye(3, dtype=np.float32) * np.cbrt(joined("J"))[:, None, None],
+            "F": _volume_ratio_as_F(joined("J")),
             "temperature": joined("temperature"),
             "phase": joined("phase"),
             "color": joined("color"),

@@ -118,16 +118,15 @@ def compact_blocks(
 
 @wp.kernel
 def clear_grid_blocks(
-    active_blocks: wp.array(dtype=wp.vec3i), grid_mass_out: wp.array4d(dtype=float), grid_momentum_out: wp.array4d(dtype=wp.vec3)
+    active_blocks: wp.array(dtype=wp.vec3i), grid_scatter_out: wp.array4d(dtype=wp.vec4)
 ):
-    """Zero every lane's mass and momentum on the nodes of the active blocks."""
+    """Zero every lane's momentum and mass on the nodes of the active blocks."""
     lane, t = wp.tid()
     node = block_node(active_blocks, t)
     # Blocks at the far edges reach past the grid when its size is not a multiple of BLOCK.
-    if node[0] >= grid_mass_out.shape[1] or node[1] >= grid_mass_out.shape[2] or node[2] >= grid_mass_out.shape[3]:
+    if node[0] >= grid_scatter_out.shape[1] or node[1] >= grid_scatter_out.shape[2] or node[2] >= grid_scatter_out.shape[3]:
         return
-    grid_mass_out[lane, node[0], node[1], node[2]] = 0.0
-    grid_momentum_out[lane, node[0], node[1], node[2]] = wp.vec3(0.0)
+    grid_scatter_out[lane, node[0], node[1], node[2]] = wp.vec4(0.0)
 
 
 @wp.kernel
@@ -142,8 +141,7 @@ def grid_update(
     gravity: wp.vec3,
     colliders: wp.array(dtype=ColliderData),
     # State in:
-    grid_mass_in: wp.array4d(dtype=float),
-    grid_momentum_in: wp.array4d(dtype=wp.vec3),
+    grid_scatter_in: wp.array4d(dtype=wp.vec4),
     # State out:
     grid_velocity_out: wp.array3d(dtype=wp.vec3),
     # Scalars:
@@ -159,11 +157,11 @@ def grid_update(
     k = node_index[2]
     if i >= grid_velocity_out.shape[0] or j >= grid_velocity_out.shape[1] or k >= grid_velocity_out.shape[2]:
         return
-    m = float(0.0)
-    momentum = wp.vec3(0.0)
-    for lane in range(grid_mass_in.shape[0]):
-        m += grid_mass_in[lane, i, j, k]
-        momentum += grid_momentum_in[lane, i, j, k]
+    scattered = wp.vec4(0.0)
+    for lane in range(grid_scatter_in.shape[0]):
+        scattered += grid_scatter_in[lane, i, j, k]
+    m = scattered[3]
+    momentum = wp.vec3(scattered[0], scattered[1], scattered[2])
     if m <= 0.0:
         grid_velocity_out[i, j, k] = wp.vec3(0.0)
         return
@@ -296,35 +294,42 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         C_in: wp.array(dtype=wp.mat33),
         F_in: wp.array(dtype=wp.mat33),
         # State out:
-        grid_mass_out: wp.array4d(dtype=float),
-        grid_momentum_out: wp.array4d(dtype=wp.vec3),
+        grid_scatter_out: wp.array4d(dtype=wp.vec4),
         # Scalars:
         first_particle: int,
         lane: int,
         dt: float,
     ):
-        """Scatter mass and APIC momentum, with the stress impulse folded in (MLS-MPM eq. 29),
+        """Scatter APIC momentum, with the stress impulse folded in (MLS-MPM eq. 29), and mass
         into scatter lane `lane` (lanes run concurrently over disjoint particle ranges)."""
         p = wp.tid() + first_particle
         m = particle_mass[p]
         C = C_in[p]
         stress = kirchhoff_stress(F_in[p], C, materials[particle_material[p]])
         affine = (-dt * particle_volume[p] * 4.0 * inv_dx * inv_dx) * stress + m * C
-        momentum = m * v_in[p]
         base, fx = stencil_base(x_in[p], grid_origin, inv_dx)
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])
         wz = bspline_weights(fx[2])
+        # Node momentum m v + affine (x_i − x_p) with x_i − x_p = ((a, b, c) − fx) dx, summed
+        # axis by axis: the affine term grows by one column of affine·dx per stencil step.
+        dx = 1.0 / inv_dx
+        step_x = dx * wp.vec3(affine[0, 0], affine[1, 0], affine[2, 0])
+        step_y = dx * wp.vec3(affine[0, 1], affine[1, 1], affine[2, 1])
+        step_z = dx * wp.vec3(affine[0, 2], affine[1, 2], affine[2, 2])
+        corner = m * v_in[p] - affine * (fx * dx)
         for a in range(3):
+            along_x = corner + float(a) * step_x
             for b in range(3):
+                along_y = along_x + float(b) * step_y
+                wab = wx[a] * wy[b]
                 for c in range(3):
-                    w = wx[a] * wy[b] * wz[c]
-                    dpos = (wp.vec3(float(a), float(b), float(c)) - fx) / inv_dx
-                    i = base[0] + a
-                    j = base[1] + b
-                    k = base[2] + c
-                    wp.atomic_add(grid_mass_out, lane, i, j, k, w * m)
-                    wp.atomic_add(grid_momentum_out, lane, i, j, k, w * (momentum + affine * dpos))
+                    w = wab * wz[c]
+                    node_momentum = w * (along_y + float(c) * step_z)
+                    wp.atomic_add(
+                        grid_scatter_out, lane, base[0] + a, base[1] + b, base[2] + c,
+                        wp.vec4(node_momentum[0], node_momentum[1], node_momentum[2], w * m),
+                    )
 
     @wp.kernel(module=module)
     def g2p(
@@ -356,16 +361,21 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])
         wz = bspline_weights(fx[2])
+        # B = Σ w v_i ((a, b, c) − fx)ᵀ, gathered as Σ w v_i, Σ w v_i a, Σ w v_i b, Σ w v_i c.
         v = wp.vec3(0.0)
-        B = wp.mat33(0.0)
+        moment_x = wp.vec3(0.0)
+        moment_y = wp.vec3(0.0)
+        moment_z = wp.vec3(0.0)
         for a in range(3):
             for b in range(3):
+                wab = wx[a] * wy[b]
                 for c in range(3):
-                    w = wx[a] * wy[b] * wz[c]
-                    dpos = wp.vec3(float(a), float(b), float(c)) - fx
-                    node_v = grid_velocity_in[base[0] + a, base[1] + b, base[2] + c]
-                    v += w * node_v
-                    B += w * wp.outer(node_v, dpos)
+                    weighted = (wab * wz[c]) * grid_velocity_in[base[0] + a, base[1] + b, base[2] + c]
+                    v += weighted
+                    moment_x += float(a) * weighted
+                    moment_y += float(b) * weighted
+                    moment_z += float(c) * weighted
+        B = wp.matrix_from_cols(moment_x, moment_y, moment_z) - wp.outer(v, fx)
         C = (4.0 * inv_dx) * B
         F = (wp.identity(n=3, dtype=float) + dt * C) * F_in[p]
         F = plastic_projection(F, materials[particle_material[p]])

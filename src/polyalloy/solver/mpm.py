@@ -51,10 +51,9 @@ class MPMSolver:
         bounds = np.linspace(0, model.particle_count, lanes + 1).round().astype(int)
         self._particle_ranges = [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
         self._pool = ThreadPoolExecutor(max_workers=lanes) if lanes > 1 else None
-        self.grid_mass = wp.zeros((lanes, *shape), dtype=float, device=device)
-        """Node masses [kg] scattered by each lane, shape (lanes, *grid.shape)."""
-        self.grid_momentum = wp.zeros((lanes, *shape), dtype=wp.vec3, device=device)
-        """Node momenta [kg·m/s] scattered by each lane, shape (lanes, *grid.shape)."""
+        self.grid_scatter = wp.zeros((lanes, *shape), dtype=wp.vec4, device=device)
+        """Node momentum [kg·m/s] (xyz) and mass [kg] (w) scattered by each lane, shape
+        (lanes, *grid.shape); one vec4 so P2G makes one atomic add per node."""
         self.grid_velocity = wp.zeros(shape, dtype=wp.vec3, device=device)
         """Node velocities after forces and boundaries [m/s], shape grid.shape."""
         self._speed = wp.zeros(1, dtype=float, device=device)
@@ -97,7 +96,7 @@ class MPMSolver:
         wp.launch(
             kernels.clear_grid_blocks,
             dim=(self.lanes, self.active_block_count * self._nodes_per_block),
-            inputs=[self.active_blocks, self.grid_mass, self.grid_momentum],
+            inputs=[self.active_blocks, self.grid_scatter],
             device=self.model.device,
         )
 
@@ -113,7 +112,7 @@ class MPMSolver:
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data,
                     self._grid_origin, self._inv_dx,
                     state.x, state.v, state.C, state.F,
-                    self.grid_mass, self.grid_momentum, first, lane, dt,
+                    self.grid_scatter, first, lane, dt,
                 ],
                 device=m.device,
             )
@@ -134,7 +133,7 @@ class MPMSolver:
                 inputs=[
                     self._grid_origin, m.grid.dx, self._lo, self._hi, m.wall_boundary, m.wall_friction,
                     wp.vec3(*m.gravity), control.colliders,
-                    self.grid_mass, self.grid_momentum, self.grid_velocity, self.active_blocks, first, dt,
+                    self.grid_scatter, self.grid_velocity, self.active_blocks, first, dt,
                 ],
                 device=m.device,
             )
