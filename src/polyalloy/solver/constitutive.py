@@ -77,15 +77,20 @@ def neo_hookean_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
 
 
 @wp.func
-def hencky_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
-    """Kirchhoff stress [Pa] of Hencky elasticity: τ = U (2G ε + λ tr(ε) I) Uᵀ, ε = log Σ."""
+def hencky_strain(F: wp.mat33):
+    """F = U Σ Vᵀ as (U, ε, V) with ε = log Σ, the principal logarithmic (Hencky) strains."""
     U = wp.mat33()
     sigma = wp.vec3()
     V = wp.mat33()
     wp.svd3(F, U, sigma, V)
-    eps = wp.vec3(
-        wp.log(wp.max(sigma[0], 1.0e-6)), wp.log(wp.max(sigma[1], 1.0e-6)), wp.log(wp.max(sigma[2], 1.0e-6))
-    )
+    eps = wp.vec3(wp.log(wp.max(sigma[0], 1.0e-6)), wp.log(wp.max(sigma[1], 1.0e-6)), wp.log(wp.max(sigma[2], 1.0e-6)))
+    return U, eps, V
+
+
+@wp.func
+def hencky_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
+    """Kirchhoff stress [Pa] of Hencky elasticity: τ = U (2G ε + λ tr(ε) I) Uᵀ, ε = log Σ."""
+    U, eps, V = hencky_strain(F)
     trace = eps[0] + eps[1] + eps[2]
     tau = 2.0 * mat.shear_modulus * eps + wp.vec3(mat.lame_lambda * trace)
     return U * wp.diag(tau) * wp.transpose(U)
@@ -94,13 +99,7 @@ def hencky_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
 @wp.func
 def drucker_prager_project(F: wp.mat33, mat: MaterialData):
     """Return the trial F onto the Drucker–Prager yield cone (Klár et al. 2016, Algorithm 2)."""
-    U = wp.mat33()
-    sigma = wp.vec3()
-    V = wp.mat33()
-    wp.svd3(F, U, sigma, V)
-    eps = wp.vec3(
-        wp.log(wp.max(sigma[0], 1.0e-6)), wp.log(wp.max(sigma[1], 1.0e-6)), wp.log(wp.max(sigma[2], 1.0e-6))
-    )
+    U, eps, V = hencky_strain(F)
     trace = eps[0] + eps[1] + eps[2]
     if trace >= 0.0:
         # Expansion: cohesionless sand cannot carry tension, so it returns to the stress-free tip.
