@@ -96,6 +96,7 @@ def test_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path):
         ({"scene.cell": 0.0004}, "scene.cell"),
         ({"bodies.temperature": -300.0}, "bodies[0].temperature"),
         ({"bodies.position": [0.0, 0.0, 3.0]}, "bodies[0].position"),
+        ({"bodies.temperature": -30.0}, "bodies[0].temperature"),
     ],
 )
 def test_bad_scene_exits_2_naming_the_key_and_leaves_a_failed_run(tmp_path, changes, expected):
@@ -108,6 +109,27 @@ def test_bad_scene_exits_2_naming_the_key_and_leaves_a_failed_run(tmp_path, chan
     assert run["status"] == "failed" and expected in run["error"]
     assert not list((out / "particles").glob("*.ply"))
     assert runner.invoke(app, ["validate", str(scene)]).exit_code == 2
+
+
+def test_errors_of_forms_bodies_and_colliders_are_reported_together(tmp_path):
+    # The body's origin is inside the domain but its sphere pokes out through the z wall.
+    scene = small_scene(**{"bodies.position": [0.0, 0.0, 0.35]})
+    scene["forms"].append({"name": "thing", "mesh": "thing.stl"})
+    (tmp_path / "thing.stl").write_text("solid broken\nendsolid broken\n")
+    scene["colliders"].append({"name": "statue", "shape": "mesh", "mesh": "thing.stl"})
+    result = runner.invoke(app, ["validate", str(write_scene(tmp_path, scene))])
+    assert result.exit_code == 2
+    for key in ("forms[1]", "bodies[0].position", "colliders[1].mesh"):
+        assert key in result.output
+
+
+def test_resuming_another_scene_is_refused(tmp_path):
+    out = tmp_path / "run"
+    first = write_scene(tmp_path, small_scene(), "first.toml")
+    assert runner.invoke(app, ["run", str(first), "--out", str(out), "--no-video", "--frames", "2"]).exit_code == 0
+    other = write_scene(tmp_path, small_scene(**{"bodies.velocity": [-1.0, 0.0, 0.0]}), "other.toml")
+    result = runner.invoke(app, ["run", str(other), "--out", str(out), "--no-video", "--resume"])
+    assert result.exit_code == 2 and "another scene" in result.output
 
 
 def test_every_error_is_reported_at_once(tmp_path):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 
-from polyalloy.solver import kernels
+import pytest
+
+from polyalloy.solver import NonFiniteStateError, kernels
 
 from .conftest import make_simulation, scene_dict
 
@@ -122,6 +124,18 @@ def test_same_seed_gives_identical_metrics():
         return [{k: v for k, v in row.items() if k != "wall_s"} for row in rows]
 
     assert run() == run()
+
+
+def test_a_nan_particle_is_reported_not_a_crash():
+    # A blow-up must stop the run with an error: a NaN position may not make P2G write outside
+    # the grid (the stencil corner is clamped), and the frame-end check names it.
+    sim = make_simulation(_blob_scene((0.0, 0.4, 0.0)))
+    x = sim.state.x.numpy()
+    x[0] = np.nan
+    sim.state.x.assign(x)
+    sim.solver.step(sim._states[0], sim._states[1], sim.control, 1e-4)
+    with pytest.raises(NonFiniteStateError):
+        sim.solver.check_finite(sim._states[1])
 
 
 def test_non_finite_particles_are_detected():

@@ -10,6 +10,7 @@ Warp kernel cache.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import resource
@@ -50,7 +51,10 @@ def measure_polyalloy(n_target: int, substeps: int, fresh_cache: bool) -> dict:
     import warp as wp
 
     if fresh_cache:
-        wp.config.kernel_cache_dir = tempfile.mkdtemp(prefix="polyalloy-bench-cache-")
+        # Removed when this benchmark process exits.
+        cache = tempfile.TemporaryDirectory(prefix="polyalloy-bench-cache-")
+        atexit.register(cache.cleanup)
+        wp.config.kernel_cache_dir = cache.name
     wp.config.quiet = True
     from .scene import Scene
     from .simulation import Simulation
@@ -122,6 +126,8 @@ def run_benchmark(sizes_text: str, substeps: int, taichi_python: str) -> None:
     if any(not isinstance(t, dict) for _, _, t in rows):
         console.print("Taichi reference unavailable: install it for the benchmark with  pip install 'polyalloy[bench]'  (or pass --taichi-python).")
     print(json.dumps(summary))
+    if not all(isinstance(ours, dict) for _, ours, _ in rows):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def _check_device(device: Device) -> str:
 
 
 def _run(scene_path: Path, out: Path | None, device: Device, quality: Quality | None, frames: int | None, resume: bool, video: bool) -> Path:
-    from .runner import RunFailed
+    from .runner import CheckpointMismatch, RunFailed
     from .scene import SceneError
     from .simulation import Simulation
 
@@ -103,6 +103,9 @@ def _run(scene_path: Path, out: Path | None, device: Device, quality: Quality | 
     console.print(f"{scene.scene.name}: {sim.model.particle_count:,} particles, grid {sim.model.grid.shape}, {sim.frame_count} frames -> {out}")
     try:
         root = sim.run(out, frames=frames, resume=resume, video=video, progress=True)
+    except CheckpointMismatch as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     except RunFailed as error:
         console.print(f"[red]run failed:[/] {error}")
         raise typer.Exit(EXIT_RUN_FAILED) from None

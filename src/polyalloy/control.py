@@ -7,8 +7,6 @@ never per-particle data).
 
 from __future__ import annotations
 
-import copy
-
 import warp as wp
 
 from .model import Model
@@ -35,11 +33,18 @@ class Control:
         self.time = time
         if not self._moving:
             return
-        colliders = [copy.copy(c) for c in self._model.colliders]
-        for i in self._moving:
-            origin, rotation, velocity, angular_velocity = self._model.collider_motions[i](time)
-            colliders[i].origin = wp.vec3(*origin)
-            colliders[i].rotation = wp.quat(*rotation)
-            colliders[i].velocity = wp.vec3(*velocity)
-            colliders[i].angular_velocity = wp.vec3(*angular_velocity)
+        colliders = []
+        for i, rest in enumerate(self._model.colliders):
+            # A fresh struct per collider: copying a wp.struct shares its storage, and the
+            # Model's colliders must stay at their rest pose.
+            collider = ColliderData()
+            for field in ("shape", "boundary", "friction", "origin", "rotation", "velocity", "angular_velocity", "params", "mesh"):
+                setattr(collider, field, getattr(rest, field))
+            if i in self._moving:
+                origin, rotation, velocity, angular_velocity = self._model.collider_motions[i](time)
+                collider.origin = wp.vec3(*origin)
+                collider.rotation = wp.quat(*rotation)
+                collider.velocity = wp.vec3(*velocity)
+                collider.angular_velocity = wp.vec3(*angular_velocity)
+            colliders.append(collider)
         self.colliders = wp.array(colliders, dtype=ColliderData, device=self._model.device)

@@ -26,7 +26,12 @@ CHECKPOINT_EVERY_S = 30.0
 
 
 class RunFailed(RuntimeError):
-    """The simulation could not finish (a blow-up); run.json holds the error."""
+    """The simulation could not finish (a blow-up, an output that could not be written);
+    run.json holds the error."""
+
+
+class CheckpointMismatch(ValueError):
+    """--resume found a checkpoint of another scene or quality (bad input)."""
 
 
 def default_camera(sim: Simulation) -> Camera:
@@ -67,7 +72,9 @@ def _collider_dicts(sim: Simulation) -> list[dict]:
     for spec, motion in zip(sim.scene.colliders, sim.model.collider_motions):
         table = spec.model_dump()
         if motion is not None:
-            table["position"] = list(motion(sim.time)[0])
+            origin = np.asarray(motion(sim.time)[0])
+            # A plane's motion moves position + point; the renderer adds `point` itself.
+            table["position"] = list(origin - np.asarray(table.get("point", (0.0, 0.0, 0.0))))
         tables.append(table)
     return tables
 
@@ -84,19 +91,49 @@ def run_simulation(
     video: bool = True,
     progress: bool = True,
 ) -> Path:
-    """Run `sim` for `frames` frames (default: the scene's duration) into the run directory `out`."""
+    """Run `sim` for `frames` frames (default: the scene's duration) into the run directory `out`.
+
+    Raises CheckpointMismatch when `resume` finds a checkpoint of another scene, and RunFailed
+    (with run.json marked failed) when the run cannot finish; a KeyboardInterrupt is recorded
+    as failed too, with the hint that --resume continues.
+    """
     run = RunDirectory(out)
     total = sim.frame_count if frames is None else min(frames, sim.frame_count)
     if resume and (latest := latest_checkpoint(run.checkpoints)) is not None:
         arrays, meta = load_checkpoint(latest)
-        sim.restore(arrays, meta)
+        try:
+            sim.restore(arrays, meta)
+        except ValueError as error:
+            raise CheckpointMismatch(f"--resume: {latest}: {error}") from None
         run.truncate_metrics_after(sim.frame)
         run.truncate_events_after(sim.time)
+        run.write_run_json(status="running")
         run.append_event(sim.time, None, "resume", f"resumed from checkpoint {latest.name}")
     else:
         _start_fresh(sim, run)
     run.write_run_json(status="running", device=sim.device, seed=sim.scene.scene.seed, scene=sim.scene.scene.name, frames=total, particles=sim.model.particle_count)
+    try:
+        _frames(sim, run, total, video, progress)
+        if video:
+            write_video(run.frames, run.preview_mp4, fps=sim.scene.scene.fps / _render_every(sim))
+        plot_metrics(run.metrics_csv, run.plots_png)
+    except NonFiniteStateError as error:
+        message = f"frame {sim.frame + 1}: {error}; the last good checkpoint is in {run.checkpoints}"
+        run.mark_failed(message)
+        raise RunFailed(message) from error
+    except KeyboardInterrupt:
+        run.mark_failed(f"interrupted at frame {sim.frame}; run again with --resume to continue")
+        raise
+    except Exception as error:
+        message = f"frame {sim.frame}: {type(error).__name__}: {error}"
+        run.mark_failed(message)
+        raise RunFailed(message) from error
+    run.write_run_json(status="complete", frames_done=sim.frame)
+    return run.root
 
+
+def _frames(sim: Simulation, run: RunDirectory, total: int, video: bool, progress: bool) -> None:
+    """Advance to frame `total`, writing each frame's metrics, particles and image as it goes."""
     renderer = make_renderer(sim) if video else None
     every = _render_every(sim)
     last_checkpoint = wallclock.monotonic()
@@ -105,12 +142,7 @@ def run_simulation(
     with Progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task(sim.scene.scene.name, total=total, completed=sim.frame, sim_time=sim.time, rate="")
         while sim.frame < total:
-            try:
-                stats = sim.step_frame()
-            except NonFiniteStateError as error:
-                message = f"frame {sim.frame + 1}: {error}; the last good checkpoint is in {run.checkpoints}"
-                run.mark_failed(message)
-                raise RunFailed(message) from error
+            stats = sim.step_frame()
             data = sim.particles()
             run.append_metrics(sim.metrics_rows(data))
             _write_particles(run, sim.frame, data)
@@ -125,16 +157,12 @@ def run_simulation(
             if wallclock.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S or sim.frame == total:
                 _checkpoint(sim, run)
                 last_checkpoint = wallclock.monotonic()
-    if video:
-        write_video(run.frames, run.preview_mp4, fps=sim.scene.scene.fps / every)
-    plot_metrics(run.metrics_csv, run.plots_png)
-    run.write_run_json(status="complete", frames_done=sim.frame)
-    return run.root
 
 
 def _start_fresh(sim: Simulation, run: RunDirectory) -> None:
     """Clear outputs of an earlier run in the same directory and write the resolved scene."""
     run.clear()
+    run.write_run_json(status="running", device=sim.device, seed=sim.scene.scene.seed)
     with atomic_path(run.scene_toml) as temp:
         temp.write_text(sim.scene.to_toml(), encoding="utf-8")
     for body in sim.model.bodies:

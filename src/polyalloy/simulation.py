@@ -6,6 +6,7 @@ The Python API of polyalloy: `Simulation(scene, device=...)`, `.step_frame()`, `
 
 from __future__ import annotations
 
+import hashlib
 import time as wallclock
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import warp as wp
 
 from . import metrics
-from .mimicry import Form
+from .mimicry import Form, rotation_y
 from .scene import Scene
 from .scene.build import build_scene
 from .solver import MPMSolver
@@ -108,14 +109,11 @@ class Simulation:
         """World-space SDF of a body's current form at its pose: (M,3) points [m] → distances [m]."""
         body = self.model.bodies[body_index]
         form = self.forms[body.form_name]
-        angle = np.radians(body.rotation_y)
-        cos, sin = np.cos(angle), np.sin(angle)
+        rotation = rotation_y(body.rotation_y)
 
         def sdf(points: np.ndarray) -> np.ndarray:
-            rel = np.asarray(points, dtype=np.float64) - body.position
-            # Undo the body's rotation about y to get form-local coordinates.
-            local = np.stack([cos * rel[:, 0] - sin * rel[:, 2], rel[:, 1], sin * rel[:, 0] + cos * rel[:, 2]], axis=1)
-            return form.sdf(local)
+            # Row vectors: (x − position) R undoes the rotation x = position + R·local.
+            return form.sdf((np.asarray(points, dtype=np.float64) - body.position) @ rotation)
 
         return sdf
 
@@ -161,16 +159,22 @@ class Simulation:
             )
         return rows
 
+    def _scene_digest(self) -> str:
+        return hashlib.sha256(self.scene.to_toml().encode()).hexdigest()
+
     def checkpoint_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Everything needed to resume bit for bit: state arrays and the frame counter."""
-        return self.state.to_numpy(), {"frame": self.frame, "particle_count": self.model.particle_count}
+        """Everything needed to resume bit for bit: state arrays, the frame counter, the scene's
+        digest and the lane count (the order in which scatter lanes are summed)."""
+        meta = {"frame": self.frame, "particle_count": self.model.particle_count, "scene_sha256": self._scene_digest(), "lanes": self.solver.lanes}
+        return self.state.to_numpy(), meta
 
     def restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        """Resume from `checkpoint_arrays()` output."""
-        if int(meta["particle_count"]) != self.model.particle_count:
+        """Resume from `checkpoint_arrays()` output; ValueError if it belongs to another scene."""
+        if meta.get("scene_sha256") != self._scene_digest() or int(meta["particle_count"]) != self.model.particle_count:
             raise ValueError(
-                f"checkpoint holds {meta['particle_count']} particles, the scene makes "
-                f"{self.model.particle_count}: it belongs to another scene or quality"
+                "the checkpoint belongs to another scene or quality than the one given "
+                f"({meta['particle_count']} particles, this scene makes {self.model.particle_count}); "
+                "run without --resume to start over"
             )
         self.state.assign(arrays)
         self._states[1].copy_from(self.state)

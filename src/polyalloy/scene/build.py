@@ -35,6 +35,14 @@ class BuiltScene:
 
 def build_forms(scene: Scene) -> dict[str, Form]:
     """Every form of the scene by name; raises SceneError listing every bad form."""
+    forms, errors = _forms(scene)
+    if errors:
+        raise SceneError(errors, path=scene.source_path)
+    return forms
+
+
+def _forms(scene: Scene) -> tuple[dict[str, Form], list[str]]:
+    """The forms that could be made, and one error line per form that could not."""
     forms, errors = {}, []
     for i, spec in enumerate(scene.forms):
         params = {k: getattr(spec, k, None) for k in FORM_SIZE_KEYS}
@@ -44,9 +52,7 @@ def build_forms(scene: Scene) -> dict[str, Form]:
             forms[spec.name] = make_form(spec.name, shape, mesh, params, spec.color, spec.colors, scene.base_dir)
         except FormError as error:
             errors.append(f"forms[{i}]: {error}")
-    if errors:
-        raise SceneError(errors, path=scene.source_path)
-    return forms
+    return forms, errors
 
 
 def _quat_y(degrees: float) -> np.ndarray:
@@ -100,7 +106,16 @@ def _motion(spec, origin: np.ndarray, rotation_deg: float):
 
 
 def build_colliders(scene: Scene, device: str) -> tuple[list[ColliderData], list, list, list[float]]:
-    """Colliders packed for the kernels, their motions, the wp.Mesh objects they use, their temperatures [°C]."""
+    """Colliders packed for the kernels, their motions, the wp.Mesh objects they use, their
+    temperatures [°C]; raises SceneError listing every bad collider."""
+    *built, errors = _colliders(scene, device)
+    if errors:
+        raise SceneError(errors, path=scene.source_path)
+    return tuple(built)
+
+
+def _colliders(scene: Scene, device: str):
+    """Like build_colliders, with the error lines returned last instead of raised."""
     colliders, motions, meshes, temperatures, errors = [], [], [], [], []
     for i, spec in enumerate(scene.colliders):
         data = ColliderData()
@@ -140,9 +155,7 @@ def build_colliders(scene: Scene, device: str) -> tuple[list[ColliderData], list
         colliders.append(data)
         motions.append(motion)
         temperatures.append(float(spec.temperature))
-    if errors:
-        raise SceneError(errors, path=scene.source_path)
-    return colliders, motions, meshes, temperatures
+    return colliders, motions, meshes, temperatures, errors
 
 
 def _volume_ratio_as_F(volume_ratio: np.ndarray) -> np.ndarray:
@@ -161,16 +174,26 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             [f"{name}: not simulated yet (they arrive with the temperature issue); remove the [[{name}]] tables" for name in unsupported],
             path=scene.source_path,
         )
-    forms = build_forms(scene)
+    forms, errors = _forms(scene)
     lo, hi = (np.asarray(c, dtype=float) for c in settings.domain)
     dx = float(settings.cell)
     grid = GridSpec.for_domain(lo, hi, dx)
 
     materials: list[Material] = []
-    chunks, bodies, errors = [], [], []
+    chunks, bodies = [], []
     start = 0
     for index, spec in enumerate(scene.bodies):
         material = MATERIALS[spec.material]
+        if spec.form not in forms:
+            continue  # its form's error is already listed
+        liquid = material.constitutive == Constitutive.FLUID
+        if liquid and spec.temperature <= material.melting_point:
+            errors.append(
+                f"bodies[{index}].temperature: {spec.temperature} °C is at or below {material.name}'s melting point "
+                f"{material.melting_point} °C; frozen bodies are not simulated yet (they come with the temperature "
+                "work): give a temperature above it"
+            )
+            continue
         if material not in materials:
             materials.append(material)
         rng = np.random.default_rng([settings.seed, index])
@@ -187,11 +210,12 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             continue
         count = len(positions)
         volume_change = np.ones(count, dtype=np.float32)
-        if spec.hydrostatic and material.constitutive == Constitutive.FLUID:
+        if spec.hydrostatic and liquid:
             # p = K (1 − J) = ρ |g| depth below the form's top surface.
             top = float(spec.position[1]) + float(forms[spec.form].bounds()[1][1])
             depth = np.clip(top - positions[:, 1], 0.0, None)
-            volume_change = (1.0 - material.density * np.linalg.norm(settings.gravity) * depth / material.bulk_modulus).astype(np.float32)
+            pressure = material.density * np.linalg.norm(settings.gravity) * depth
+            volume_change = np.clip(1.0 - pressure / material.bulk_modulus, 0.2, 1.0).astype(np.float32)
         temperature = spec.temperature
         chunks.append(
             {
@@ -199,7 +223,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
                 "v": np.broadcast_to(np.asarray(spec.velocity, dtype=np.float32), (count, 3)),
                 "color": colors,
                 "temperature": np.full(count, temperature, dtype=np.float32),
-                "phase": np.full(count, 1.0 if temperature > material.melting_point else 0.0, dtype=np.float32),
+                "phase": np.full(count, 1.0 if liquid else 0.0, dtype=np.float32),
                 "volume": np.full(count, particle_volume(dx, spec.particles_per_cell), dtype=np.float32),
                 "material": np.full(count, materials.index(material), dtype=np.int32),
                 "body": np.full(count, index, dtype=np.int32),
@@ -214,11 +238,12 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             )
         )
         start += count
+    colliders, motions, meshes, collider_temperatures, collider_errors = _colliders(scene, device)
+    errors += collider_errors
+    if not scene.bodies:
+        errors.append("bodies: the scene has no body; add a [[bodies]] table")
     if errors:
         raise SceneError(errors, path=scene.source_path)
-    if not chunks:
-        raise SceneError(["bodies: the scene has no body; add a [[bodies]] table"], path=scene.source_path)
-    colliders, motions, meshes, collider_temperatures = build_colliders(scene, device)
 
     def joined(key: str) -> np.ndarray:
         return np.concatenate([c[key] for c in chunks])

@@ -1,7 +1,8 @@
 """MLS-MPM kernels: particle-to-grid, grid update, grid-to-particle (Hu et al. 2018, APIC).
 
-Quadratic B-spline weights over the 3×3×3 node stencil. The grid is dense, with its origin at
-`grid_origin` and nodes every `dx` metres. The P2G and G2P kernels are built per set of
+Quadratic B-spline weights over the 3×3×3 node stencil. Grid arrays are dense, with the origin
+at `grid_origin` and nodes every `dx` metres, but grid stages run only on the 4×4×4 blocks
+that particles touch. The P2G and G2P kernels are built per set of
 constitutive models a scene uses (`build_transfer_kernels`), so a scene compiles only the
 material code it needs; the grid update and the helpers are shared by every scene.
 
@@ -18,9 +19,6 @@ import warp as wp
 from ..materials import Constitutive
 from . import constitutive as cm
 from .colliders import (
-    BOUNDARY_SEPARATE,
-    BOUNDARY_SLIP,
-    BOUNDARY_STICKY,
     ColliderData,
     apply_boundary,
     collider_normal,
@@ -32,10 +30,18 @@ wp.set_module_options({"enable_backward": False})
 
 
 @wp.func
-def stencil_base(x: wp.vec3, grid_origin: wp.vec3, inv_dx: float):
-    """Lower corner node of the 3×3×3 stencil and the particle's offset from it [cells]."""
+def stencil_base(x: wp.vec3, grid_origin: wp.vec3, inv_dx: float, grid_shape: wp.vec3i):
+    """Lower corner node of the 3×3×3 stencil and the particle's offset from it [cells].
+
+    The corner is clamped into the grid: particles never leave the domain, but a NaN position
+    (a blow-up, caught at the end of the frame) must not write outside the grid first.
+    """
     g = (x - grid_origin) * inv_dx
-    base = wp.vec3i(int(g[0] - 0.5), int(g[1] - 0.5), int(g[2] - 0.5))
+    base = wp.vec3i(
+        wp.clamp(int(g[0] - 0.5), 0, grid_shape[0] - 3),
+        wp.clamp(int(g[1] - 0.5), 0, grid_shape[1] - 3),
+        wp.clamp(int(g[2] - 0.5), 0, grid_shape[2] - 3),
+    )
     fx = g - wp.vec3(float(base[0]), float(base[1]), float(base[2]))
     return base, fx
 
@@ -86,6 +92,7 @@ def mark_blocks(
     # Model:
     grid_origin: wp.vec3,
     inv_dx: float,
+    grid_shape: wp.vec3i,
     # State in:
     x_in: wp.array(dtype=wp.vec3),
     # State out:
@@ -93,8 +100,8 @@ def mark_blocks(
 ):
     """Flag every block the particle's 3×3×3 stencil touches."""
     p = wp.tid()
-    base, fx = stencil_base(x_in[p], grid_origin, inv_dx)
     blocks = wp.vec3i(block_flags_out.shape[0], block_flags_out.shape[1], block_flags_out.shape[2])
+    base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
     first = wp.vec3i(0)
     last = wp.vec3i(0)
     for axis in range(3):
@@ -279,7 +286,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
                 return cm.drucker_prager_project(F, mat)
         return F
 
-    @wp.kernel(module=module)
+    @wp.kernel(module=module, enable_backward=False)
     def p2g(
         # Model:
         particle_mass: wp.array(dtype=float),
@@ -307,7 +314,8 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         C = C_in[p]
         stress = kirchhoff_stress(F_in[p], C, materials[particle_material[p]])
         affine = (-dt * particle_volume[p] * 4.0 * inv_dx * inv_dx) * stress + m * C
-        base, fx = stencil_base(x_in[p], grid_origin, inv_dx)
+        grid_shape = wp.vec3i(grid_scatter_out.shape[1], grid_scatter_out.shape[2], grid_scatter_out.shape[3])
+        base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])
         wz = bspline_weights(fx[2])
@@ -331,7 +339,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
                         wp.vec4(node_momentum[0], node_momentum[1], node_momentum[2], w * m),
                     )
 
-    @wp.kernel(module=module)
+    @wp.kernel(module=module, enable_backward=False)
     def g2p(
         # Model:
         particle_material: wp.array(dtype=int),
@@ -357,7 +365,8 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         """Gather velocity and its APIC gradient, update F, advect, keep particles out of solids."""
         p = wp.tid() + first_particle
         x = x_in[p]
-        base, fx = stencil_base(x, grid_origin, inv_dx)
+        grid_shape = wp.vec3i(grid_velocity_in.shape[0], grid_velocity_in.shape[1], grid_velocity_in.shape[2])
+        base, fx = stencil_base(x, grid_origin, inv_dx, grid_shape)
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])
         wz = bspline_weights(fx[2])

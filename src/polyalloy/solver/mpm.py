@@ -36,6 +36,9 @@ class NonFiniteStateError(RuntimeError):
 class MPMSolver:
     """Explicit MLS-MPM for every material of a Model, sharing one grid."""
 
+    MAX_SUBSTEPS_PER_FRAME = 20000
+    """More substeps than this in one frame means the simulation blew up (speeds of ~km/s)."""
+
     MIN_PARTICLES_PER_LANE = 8192
     """Below this many particles per lane, a launch costs more than splitting saves."""
 
@@ -44,7 +47,7 @@ class MPMSolver:
         device = model.device
         shape = model.grid.shape
         if lanes is None:
-            cores = os.cpu_count() or 1
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             lanes = 1 if wp.get_device(device).is_cuda else max(1, min(cores, model.particle_count // self.MIN_PARTICLES_PER_LANE))
         self.lanes = lanes
         """Concurrent launches per stage (CPU cores used); 1 on a GPU."""
@@ -75,13 +78,22 @@ class MPMSolver:
         self._hi = wp.vec3(*model.domain_hi)
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
-        """Advance the particles by one substep of `dt` seconds, from state_in into state_out."""
+        """Advance the particles by one substep of `dt` seconds, from state_in into state_out.
+
+        Only positions, velocities, C and F are written; temperature, phase and colour are not
+        changed by any stage yet and must already be equal in both states (Simulation keeps
+        them so)."""
         self._activate_blocks(state_in)
         self._clear_grid()
         self._p2g(state_in, dt)
         self._grid_update(control, dt)
         self._g2p(state_in, state_out, control, dt)
-        self._carry_unchanged(state_in, state_out)
+
+    def close(self) -> None:
+        """Stop the lane threads (the solver cannot step afterwards)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def _in_lanes(self, launch, work: list) -> None:
         """Call `launch(item)` for every item of `work`, concurrently when there are lanes."""
@@ -158,13 +170,6 @@ class MPMSolver:
 
         self._in_lanes(launch, self._particle_ranges)
 
-    @staticmethod
-    def _carry_unchanged(state_in: State, state_out: State) -> None:
-        """Fields no stage of this solver changes yet are carried to the output state."""
-        wp.copy(state_out.temperature, state_in.temperature)
-        wp.copy(state_out.phase, state_in.phase)
-        wp.copy(state_out.color, state_in.color)
-
     def max_particle_speed(self, state: State) -> float:
         """Largest particle speed [m/s]."""
         self._speed.zero_()
@@ -186,9 +191,16 @@ class MPMSolver:
         collider plus what gravity can add over the frame, so the bound holds to the frame's end.
         """
         m = self.model
-        speed = max(self.max_particle_speed(state), max_collider_speed) + float(np.linalg.norm(m.gravity)) * frame_dt
+        particle_speed = self.max_particle_speed(state)
+        speed = max(particle_speed, max_collider_speed) + float(np.linalg.norm(m.gravity)) * frame_dt
         dt_max = m.cfl * m.grid.dx / (m.max_wave_speed + speed)
-        count = max(1, math.ceil(frame_dt / dt_max - 1e-9))
+        count = math.ceil(frame_dt / dt_max - 1e-9) if math.isfinite(speed) else math.inf
+        if count > self.MAX_SUBSTEPS_PER_FRAME:
+            raise NonFiniteStateError(
+                f"a particle moves at {particle_speed:.3g} m/s, which would need {count} substeps in one frame "
+                f"(limit {self.MAX_SUBSTEPS_PER_FRAME}): the simulation blew up"
+            )
+        count = max(1, count)
         return count, frame_dt / count
 
     def _activate_blocks(self, state: State) -> None:
@@ -204,7 +216,7 @@ class MPMSolver:
             wp.launch(
                 kernels.mark_blocks,
                 dim=m.particle_count,
-                inputs=[self._grid_origin, self._inv_dx, state.x, self._block_flags],
+                inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, self._block_flags],
                 device=m.device,
             )
         else:
