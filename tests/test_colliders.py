@@ -43,8 +43,8 @@ def test_fast_jet_never_enters_thin_bars():
 
 
 def test_mesh_and_moving_colliders_keep_liquid_out(tmp_path):
-    # A watertight mesh (a box, as STL) and a kinematic sphere sweeping through a falling liquid:
-    # neither may hold a particle inside it at any frame.
+    # A watertight mesh (a box, as STL), a sphere moving at constant velocity and a paddle on a
+    # keyframed path sweep through a falling liquid: none may hold a particle inside it at any frame.
     trimesh.creation.box(extents=(0.3, 0.1, 0.3)).export(tmp_path / "slab.stl")
     data = scene_dict("mix", 0.3, [[-0.5, 0.0, -0.5], [0.5, 0.8, 0.5]], 0.025, fps=40, walls="separate")
     data["forms"] = [{"name": "blob", "shape": "sphere", "radius": 0.12}]
@@ -52,6 +52,7 @@ def test_mesh_and_moving_colliders_keep_liquid_out(tmp_path):
     data["colliders"] = [
         {"name": "slab", "shape": "mesh", "mesh": "slab.stl", "position": [0.0, 0.1, 0.0]},
         {"name": "ball", "shape": "sphere", "radius": 0.06, "position": [-0.35, 0.25, 0.0], "motion": {"velocity": [2.0, 0.0, 0.0]}},
+        {"name": "paddle", "shape": "box", "size": [0.04, 0.2, 0.3], "motion": {"path": [[0.0, 0.35, 0.2, 0.0], [0.3, -0.05, 0.2, 0.0]]}},
     ]
     sim = make_simulation(data, base_dir=tmp_path)
     for _ in range(sim.frame_count):
@@ -60,6 +61,10 @@ def test_mesh_and_moving_colliders_keep_liquid_out(tmp_path):
         slab = np.max(np.abs(x - [0.0, 0.15, 0.0]) - [0.15, 0.05, 0.15], axis=1)
         centre = np.array([-0.35 + 2.0 * sim.time, 0.31, 0.0])
         ball = np.linalg.norm(x - centre, axis=1) - 0.06
-        assert slab.min() >= -TOLERANCE and ball.min() >= -TOLERANCE, f"frame {sim.frame}: slab {slab.min():.5f} m, ball {ball.min():.5f} m"
+        # The paddle's keyframed path: its origin moves linearly from x = 0.35 to x = −0.05 m.
+        paddle_x = 0.35 - 0.4 * sim.time / 0.3
+        paddle = np.max(np.abs(x - [paddle_x, 0.3, 0.0]) - [0.02, 0.1, 0.15], axis=1)
+        for name, d in (("slab", slab), ("ball", ball), ("paddle", paddle)):
+            assert d.min() >= -TOLERANCE, f"frame {sim.frame}: a particle {-d.min() * 1000:.2f} mm inside the {name}"
     # The liquid landed on the slab rather than falling through it.
     assert np.median(sim.state.x.numpy()[:, 1]) > 0.19
