@@ -88,29 +88,34 @@ def block_node(active_blocks: wp.array(dtype=wp.vec3i), t: int):
 
 
 @wp.kernel
-def mark_blocks(
+def seed_blocks(
     # Model:
     grid_origin: wp.vec3,
     inv_dx: float,
     grid_shape: wp.vec3i,
     # State in:
     x_in: wp.array(dtype=wp.vec3),
+    first_particle: int,
     # State out:
-    block_flags_out: wp.array3d(dtype=int),
+    block_seeds_out: wp.array3d(dtype=int),
 ):
-    """Flag every block the particle's 3×3×3 stencil touches."""
-    p = wp.tid()
-    blocks = wp.vec3i(block_flags_out.shape[0], block_flags_out.shape[1], block_flags_out.shape[2])
+    """Flag the block holding each particle's stencil corner (lanes may race: all write 1)."""
+    p = wp.tid() + first_particle
     base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
-    first = wp.vec3i(0)
-    last = wp.vec3i(0)
-    for axis in range(3):
-        first[axis] = wp.clamp(base[axis] // BLOCK, 0, blocks[axis] - 1)
-        last[axis] = wp.clamp((base[axis] + 2) // BLOCK, 0, blocks[axis] - 1)
-    for i in range(first[0], last[0] + 1):
-        for j in range(first[1], last[1] + 1):
-            for k in range(first[2], last[2] + 1):
-                block_flags_out[i, j, k] = 1
+    block_seeds_out[base[0] // BLOCK, base[1] // BLOCK, base[2] // BLOCK] = 1
+
+
+@wp.kernel
+def grow_blocks(block_seeds_in: wp.array3d(dtype=int), block_flags_out: wp.array3d(dtype=int)):
+    """A block is active if it or its lower neighbours hold a stencil corner: a 3-node stencil
+    starting in block b reaches at most into block b + 1 along each axis."""
+    i, j, k = wp.tid()
+    active = int(0)
+    for a in range(wp.max(i - 1, 0), i + 1):
+        for b in range(wp.max(j - 1, 0), j + 1):
+            for c in range(wp.max(k - 1, 0), k + 1):
+                active = active | block_seeds_in[a, b, c]
+    block_flags_out[i, j, k] = active
 
 
 @wp.kernel

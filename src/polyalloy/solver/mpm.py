@@ -62,6 +62,7 @@ class MPMSolver:
         self._speed = wp.zeros(1, dtype=float, device=device)
         self._scratch_int = wp.zeros(1, dtype=int, device=device)
         block_shape = tuple(-(-n // kernels.BLOCK) for n in shape)
+        self._block_seeds = wp.zeros(block_shape, dtype=int, device=device)
         self._block_flags = wp.zeros(block_shape, dtype=int, device=device)
         self._block_slots = wp.zeros(block_shape, dtype=int, device=device)
         self.active_blocks = wp.zeros(int(np.prod(block_shape)), dtype=wp.vec3i, device=device)
@@ -212,13 +213,19 @@ class MPMSolver:
         """
         m = self.model
         if self.sparse_grid:
-            self._block_flags.zero_()
-            wp.launch(
-                kernels.mark_blocks,
-                dim=m.particle_count,
-                inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, self._block_flags],
-                device=m.device,
-            )
+            self._block_seeds.zero_()
+
+            def launch(particles: tuple[int, int]) -> None:
+                first, count = particles
+                wp.launch(
+                    kernels.seed_blocks,
+                    dim=count,
+                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, first, self._block_seeds],
+                    device=m.device,
+                )
+
+            self._in_lanes(launch, self._particle_ranges)
+            wp.launch(kernels.grow_blocks, dim=self._block_seeds.shape, inputs=[self._block_seeds, self._block_flags], device=m.device)
         else:
             self._block_flags.fill_(1)
         flat_flags = self._block_flags.flatten()
