@@ -53,6 +53,7 @@ def test_run_leaves_the_whole_run_directory(tmp_path):
     assert result.exit_code == 0, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete" and run["error"] is None and run["device"] == "cpu" and run["seed"] == 0
+    assert run["collider_temperatures"] == {"crate": 20.0}
     assert Scene.load(out / "scene.toml") == Scene.load(scene)
     lines = (out / "metrics.csv").read_text().splitlines()
     assert tuple(lines[0].split(",")) == METRIC_COLUMNS

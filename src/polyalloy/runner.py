@@ -111,7 +111,11 @@ def run_simulation(
         run.append_event(sim.time, None, "resume", f"resumed from checkpoint {latest.name}")
     else:
         _start_fresh(sim, run)
-    run.write_run_json(status="running", device=sim.device, seed=sim.scene.scene.seed, scene=sim.scene.scene.name, frames=total, particles=sim.model.particle_count)
+    run.write_run_json(
+        status="running", device=sim.device, seed=sim.scene.scene.seed, scene=sim.scene.scene.name, frames=total,
+        particles=sim.model.particle_count, lanes=sim.solver.lanes,
+        collider_temperatures={spec.name: t for spec, t in zip(sim.scene.colliders, sim.model.collider_temperatures)},
+    )
     try:
         _frames(sim, run, total, video, progress)
         if video:
