@@ -102,7 +102,8 @@ def _run(scene_path: Path, out: Path | None, device: Device, quality: Quality | 
         _refuse(error, out)
     console.print(f"{scene.scene.name}: {sim.model.particle_count:,} particles, grid {sim.model.grid.shape}, {sim.frame_count} frames -> {out}")
     try:
-        root = sim.run(out, frames=frames, resume=resume, video=video, progress=True)
+        with sim:
+            root = sim.run(out, frames=frames, resume=resume, video=video, progress=True)
     except CheckpointMismatch as error:
         print(f"error: {error}", file=sys.stderr)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -56,6 +56,16 @@ class Simulation:
         self.last_stats = FrameStats(substeps=0, dt=0.0, wall_s=0.0)
         self._initial_body_mass = self._body_masses()
 
+    def close(self) -> None:
+        """Release the solver's lane threads; the simulation cannot step afterwards."""
+        self.solver.close()
+
+    def __enter__(self) -> "Simulation":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def state(self) -> State:
         """The current state."""

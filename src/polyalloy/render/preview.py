@@ -358,6 +358,25 @@ def _floor_albedo(p: wp.vec3, footprint: float) -> wp.vec3:
 # Kernels
 
 
+@wp.func
+def _footprint(
+    position: wp.vec3, eye: wp.vec3, right: wp.vec3, up: wp.vec3, forward: wp.vec3, focal: float, width: int, height: int, radius: float
+):
+    """A particle's depth z [m], screen centre (sx, sy) and radius rp [px]; rp = 0 when it is
+    behind the near plane or off screen."""
+    rel = position - eye
+    z = wp.dot(rel, forward)
+    if z < _NEAR + radius:
+        return z, 0.0, 0.0, 0.0
+    sx = 0.5 * float(width) + focal * wp.dot(rel, right) / z
+    sy = 0.5 * float(height) - focal * wp.dot(rel, up) / z
+    # A far particle still marks the pixel it falls in.
+    rp = wp.max(focal * radius / z, 0.75)
+    if sx + rp < 0.0 or sx - rp > float(width) or sy + rp < 0.0 or sy - rp > float(height):
+        return z, sx, sy, 0.0
+    return z, sx, sy, rp
+
+
 @wp.kernel
 def _splat_depth(
     # Camera:
@@ -376,15 +395,8 @@ def _splat_depth(
 ):
     """Nearest sphere depth [m] per pixel: each particle is a sphere of ``radius`` [m]."""
     i = wp.tid()
-    rel = positions[i] - eye
-    z = wp.dot(rel, forward)
-    if z < _NEAR + radius:
-        return
-    sx = 0.5 * float(width) + focal * wp.dot(rel, right) / z
-    sy = 0.5 * float(height) - focal * wp.dot(rel, up) / z
-    # A far particle still marks the pixel it falls in.
-    rp = wp.max(focal * radius / z, 0.75)
-    if sx + rp < 0.0 or sx - rp > float(width) or sy + rp < 0.0 or sy - rp > float(height):
+    z, sx, sy, rp = _footprint(positions[i], eye, right, up, forward, focal, width, height, radius)
+    if rp <= 0.0:
         return
     x0 = wp.max(int(wp.floor(sx - rp)), 0)
     x1 = wp.min(int(wp.ceil(sx + rp)), width - 1)
@@ -422,14 +434,8 @@ def _splat_attributes(
 ):
     """Weighted sums of (colour, liquid fraction) of the particles near each pixel's front surface."""
     i = wp.tid()
-    rel = positions[i] - eye
-    z = wp.dot(rel, forward)
-    if z < _NEAR + radius:
-        return
-    sx = 0.5 * float(width) + focal * wp.dot(rel, right) / z
-    sy = 0.5 * float(height) - focal * wp.dot(rel, up) / z
-    rp = wp.max(focal * radius / z, 0.75)
-    if sx + rp < 0.0 or sx - rp > float(width) or sy + rp < 0.0 or sy - rp > float(height):
+    z, sx, sy, rp = _footprint(positions[i], eye, right, up, forward, focal, width, height, radius)
+    if rp <= 0.0:
         return
     x0 = wp.max(int(wp.floor(sx - rp)), 0)
     x1 = wp.min(int(wp.ceil(sx + rp)), width - 1)
