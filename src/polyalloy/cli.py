@@ -80,7 +80,9 @@ def _refuse(error: Exception, out: Path | None):
 def _check_device(device: Device) -> str:
     import warp as wp
 
+    # The progress bar says what is happening; Warp's banner and per-module load lines would not.
     wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING
     wp.init()
     if device is Device.cuda and not wp.is_cuda_available():
         console.print("[red]error:[/] --device cuda: no CUDA device on this machine; use --device cpu")
