@@ -48,18 +48,13 @@ def make_renderer(sim: Simulation) -> PreviewRenderer:
     """The preview renderer for a simulation's scene (camera, size, colliders, floor)."""
     render = sim.scene.render
     camera = default_camera(sim)
-    size = (640, 360)
-    radius = None
-    if render is not None:
-        if render.camera is not None:
-            camera = Camera(eye=tuple(render.camera.eye), target=tuple(render.camera.target), fov=render.camera.fov)
-        size = tuple(render.size)
-        radius = render.particle_radius
-    spacing = min(b.spacing for b in sim.model.bodies)
+    if render.camera is not None:
+        camera = Camera(eye=tuple(render.camera.eye), target=tuple(render.camera.target), fov=render.camera.fov)
     return PreviewRenderer(
         camera,
-        size=size,
-        particle_radius=radius or 1.0 * spacing,
+        size=tuple(render.size),
+        # A sphere of one particle spacing closes the surface between neighbours.
+        particle_radius=render.particle_radius or min(b.spacing for b in sim.model.bodies),
         device=sim.device,
         floor_y=float(sim.model.domain_lo[1]),
         colliders=_collider_dicts(sim),
@@ -80,7 +75,7 @@ def _collider_dicts(sim: Simulation) -> list[dict]:
 
 
 def _render_every(sim: Simulation) -> int:
-    return sim.scene.render.every if sim.scene.render is not None else 1
+    return sim.scene.render.every
 
 
 def run_simulation(

@@ -115,7 +115,16 @@ class Simulation:
         mass = self.model.particle_mass.numpy()
         return [float(mass[b.particle_slice].sum()) for b in self.model.bodies]
 
-    def form_inside(self, body_index: int):
+    def form_world_bounds(self, body_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """World-space bounding box (lo, hi) [m] of a body's current form at its pose."""
+        body = self.model.bodies[body_index]
+        lo, hi = self.forms[body.form_name].bounds()
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        # Row vectors: R·local is local @ Rᵀ.
+        world = body.position + corners @ rotation_y(body.rotation_y).T
+        return world.min(axis=0), world.max(axis=0)
+
+    def form_sdf(self, body_index: int):
         """World-space SDF of a body's current form at its pose: (M,3) points [m] → distances [m]."""
         body = self.model.bodies[body_index]
         form = self.forms[body.form_name]
@@ -135,7 +144,7 @@ class Simulation:
             sl = body.particle_slice
             x, v, mass = data["x"][sl], data["v"][sl], data["mass"][sl]
             phase, temperature = data["phase"][sl], data["temperature"][sl]
-            sdf = self.form_inside(index)
+            sdf = self.form_sdf(index)
             count, largest = metrics.fragments(x, mass, body.spacing)
             frozen = phase < 0.5
             t_mean, t_min, t_max = metrics.temperature_stats(temperature)
@@ -154,7 +163,7 @@ class Simulation:
                     "solid_pieces": metrics.solid_pieces(x, frozen, np.ones(len(x), dtype=bool), body.spacing),
                     "largest_fragment": largest,
                     "form": body.form_name,
-                    "iou": metrics.iou(x, lambda p: sdf(p) < 0.0, self.model.grid.dx),
+                    "iou": metrics.iou(x, lambda p: sdf(p) < 0.0, self.model.grid.dx, form_bounds=self.form_world_bounds(index)),
                     "shape_error": metrics.shape_error(x, sdf),
                     "temp_mean": t_mean,
                     "temp_min": t_min,
