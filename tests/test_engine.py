@@ -31,7 +31,7 @@ def test_p2g_conserves_mass_and_momentum_exactly():
     solver, state = sim.solver, sim.state
     solver._activate_blocks(state)
     solver._clear_grid()
-    solver._p2g(state, 0.0)
+    solver._p2g(state, sim.control, 0.0)
     mass = sim.model.particle_mass.numpy().astype(np.float64)
     velocity = state.v.numpy().astype(np.float64)
     scattered = solver.grid_scatter.numpy().reshape(-1, 4).sum(axis=0, dtype=np.float64)

@@ -1,36 +1,115 @@
-"""Control: the inputs that change during a run — for now the poses of kinematic colliders.
+"""Control: the inputs that change during a run — colliders' poses and each body's will.
 
-Events of later issues (form targets, authority overrides) join here. The solver reads a
-Control; only host code writes it, once per substep for moving colliders (a handful of structs,
-never per-particle data).
+A mimetic body wills every particle toward a target point of its current form (the form's
+points assigned one-to-one to the particles, in the body's base pose) moved by the body's
+pose offset; how strongly is its authority in [0, 1]. Events change the form (new targets),
+the pose (a move) or the authority. Only host code writes a Control, never per particle in
+Python: targets are uploaded whole when a form changes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import warp as wp
 
 from .model import Model
 from .solver.colliders import ColliderData
 
 
+@dataclass
+class PoseMove:
+    """A straight move of a body's form from one offset to another over [start, stop] s."""
+
+    start: float
+    stop: float
+    origin: np.ndarray
+    """Offset at `start` [m]."""
+    destination: np.ndarray
+    """Offset at `stop` [m]."""
+
+    def offset(self, time: float) -> tuple[np.ndarray, np.ndarray]:
+        """Offset [m] and its rate of change [m/s] at `time` [s]."""
+        if self.stop <= self.start or time >= self.stop:
+            return self.destination, np.zeros(3)
+        s = np.clip((time - self.start) / (self.stop - self.start), 0.0, 1.0)
+        return self.origin + s * (self.destination - self.origin), (self.destination - self.origin) / (self.stop - self.start)
+
+
 class Control:
     """Time-dependent inputs of a step."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, initial_positions: np.ndarray):
+        device = model.device
         self._model = model
         self._moving = [i for i, motion in enumerate(model.collider_motions) if motion is not None]
         self.time = 0.0
         """Time [s] the control was last set for."""
-        self.colliders = wp.array(model.colliders, dtype=ColliderData, device=model.device)
+        self.colliders = wp.array(model.colliders, dtype=ColliderData, device=device)
         """Colliders at their pose at `time`, shape (collider_count,)."""
+        self.targets = wp.array(np.asarray(initial_positions, dtype=np.float32), dtype=wp.vec3, device=device)
+        """Each particle's target in its body's base pose [m], shape (particle_count,); a body
+        starts holding the form it was sampled from."""
+        bodies = model.bodies
+        self.authority = np.array([1.0 if b.control else 0.0 for b in bodies], dtype=np.float32)
+        """Each body's authority over its particles [0, 1] (host copy)."""
+        self.body_authority = wp.array(self.authority, dtype=float, device=device)
+        """Authority per body on the device, shape (body_count,)."""
+        self.body_gain = wp.array([b.gain for b in bodies], dtype=float, device=device)
+        """Stiffness of each body's will [1/s²], shape (body_count,)."""
+        self.body_max_acceleration = wp.array([b.max_acceleration for b in bodies], dtype=float, device=device)
+        """Bound of each body's pull [m/s²], shape (body_count,)."""
+        self.offsets = np.zeros((len(bodies), 3))
+        """Each body's pose offset from its base pose [m] (host copy)."""
+        self.body_offset = wp.zeros(len(bodies), dtype=wp.vec3, device=device)
+        """Pose offsets on the device [m], shape (body_count,)."""
+        self.body_offset_velocity = wp.zeros(len(bodies), dtype=wp.vec3, device=device)
+        """Rate of change of the pose offsets [m/s], shape (body_count,)."""
+        self.forms = [b.form_name for b in bodies]
+        """Each body's current form (host)."""
+        self._moves: dict[int, PoseMove] = {}
 
     @property
     def has_moving_colliders(self) -> bool:
         return bool(self._moving)
 
+    def set_body_targets(self, body: int, targets: np.ndarray) -> None:
+        """Replace a body's targets (base pose, [m], shape (its particle count, 3))."""
+        sl = self._model.bodies[body].particle_slice
+        full = self.targets.numpy()
+        full[sl] = targets
+        self.targets.assign(full)
+
+    def move_body(self, body: int, destination_offset: np.ndarray, start: float, duration: float) -> None:
+        """Move a body's form from its current offset to `destination_offset` [m] over `duration` [s]."""
+        self._moves[body] = PoseMove(start, start + duration, self.offsets[body].copy(), np.asarray(destination_offset, dtype=float))
+
+    def snapshot(self) -> tuple[np.ndarray, dict]:
+        """The will's state for a checkpoint: targets (array) and forms, offsets, moves (JSON)."""
+        moves = {str(b): [m.start, m.stop, m.origin.tolist(), m.destination.tolist()] for b, m in self._moves.items()}
+        return self.targets.numpy(), {"forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves}
+
+    def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
+        """Undo `snapshot()` output at `time` [s]."""
+        self.targets.assign(np.asarray(targets, dtype=np.float32))
+        self.forms = list(data["forms"])
+        self.offsets = np.asarray(data["offsets"], dtype=float).reshape(-1, 3)
+        self._moves = {int(b): PoseMove(m[0], m[1], np.asarray(m[2]), np.asarray(m[3])) for b, m in data["moves"].items()}
+        self.body_offset.assign(self.offsets.astype(np.float32))
+        self.set_time(time)
+
     def set_time(self, time: float) -> None:
-        """Move kinematic colliders to their pose at `time` [s]."""
+        """Move kinematic colliders and moving forms to their pose at `time` [s]."""
         self.time = time
+        if self._moves:
+            rates = np.zeros_like(self.offsets)
+            for body, move in list(self._moves.items()):
+                self.offsets[body], rates[body] = move.offset(time)
+                if time >= move.stop:
+                    del self._moves[body]
+            self.body_offset.assign(self.offsets.astype(np.float32))
+            self.body_offset_velocity.assign(rates.astype(np.float32))
         if not self._moving:
             return
         colliders = []

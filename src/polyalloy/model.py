@@ -57,6 +57,12 @@ class BodyInfo:
     spacing: float
     """Particle spacing [m] (cell size / particles_per_cell^(1/3))."""
     control: bool
+    gain: float
+    """Stiffness of the body's will [1/s²]."""
+    max_acceleration: float
+    """Bound of the will's pull [m/s²]."""
+    library: tuple[str, ...]
+    """Forms the body may take: its starting form and its library."""
 
 
 @dataclass
@@ -89,6 +95,8 @@ class Model:
     """Index into `materials` per particle, shape (particle_count,)."""
     particle_body: np.ndarray
     """Index into `bodies` per particle, −1 for other matter (host copy), shape (particle_count,)."""
+    particle_body_device: wp.array
+    """The same on the device, shape (particle_count,)."""
     bodies: list[BodyInfo]
     colliders: list[ColliderData]
     """Colliders at rest pose (time 0); kinematic ones are moved by the Control."""

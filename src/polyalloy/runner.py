@@ -142,6 +142,8 @@ def _frames(sim: Simulation, run: RunDirectory, total: int, video: bool, progres
         task = bar.add_task(sim.scene.scene.name, total=total, completed=sim.frame, sim_time=sim.time, rate="")
         while sim.frame < total:
             stats = sim.step_frame()
+            for event in sim.applied_events:
+                run.append_event(event.time, event.body, event.kind, event.detail)
             data = sim.particles()
             run.append_metrics(sim.metrics_rows(data))
             _write_particles(run, sim.frame, data)

@@ -15,6 +15,7 @@ import numpy as np
 import warp as wp
 
 from . import metrics
+from .events import AppliedEvent, Timeline
 from .mimicry import Form, rotation_y
 from .scene import Scene
 from .scene.build import build_scene
@@ -55,6 +56,9 @@ class Simulation:
         """Frames in the whole scene."""
         self.last_stats = FrameStats(substeps=0, dt=0.0, wall_s=0.0)
         self._initial_body_mass = self._body_masses()
+        self.timeline = Timeline(scene, self.model, self.control, self.forms)
+        self.applied_events: list[AppliedEvent] = []
+        """Events applied during the last frame (the run writes them to events.csv)."""
 
     def close(self) -> None:
         """Release the solver's lane threads; the simulation cannot step afterwards."""
@@ -78,15 +82,21 @@ class Simulation:
 
     def step_frame(self) -> FrameStats:
         """Advance one frame with the CFL-limited substep count; raises on a blow-up."""
-        substeps, dt = self.solver.plan_frame(self.state, self.frame_dt, self._collider_speed())
         start = self.time
-        t0 = wallclock.perf_counter()
+        self.applied_events = []
+        self.timeline.reassign_if_due(start, lambda: self.state.x.numpy())
+        substeps, dt = self.solver.plan_frame(self.state, self.frame_dt, self._collider_speed())
+        wall = 0.0
         for s in range(substeps):
-            self.control.set_time(start + s * dt)
+            now = start + s * dt
+            if self.timeline.next_event_time() <= now + 0.5 * dt:
+                self.applied_events += self.timeline.apply_due(now + 0.5 * dt, self.state.x.numpy())
+            self.control.set_time(now)
+            t0 = wallclock.perf_counter()
             self.solver.step(self._states[0], self._states[1], self.control, dt)
             self._states.reverse()
-        wp.synchronize_device(self.device)
-        wall = wallclock.perf_counter() - t0
+            wp.synchronize_device(self.device)
+            wall += wallclock.perf_counter() - t0
         self.solver.check_finite(self.state)
         self.frame += 1
         self.control.set_time(self.time)
@@ -118,21 +128,26 @@ class Simulation:
     def form_world_bounds(self, body_index: int) -> tuple[np.ndarray, np.ndarray]:
         """World-space bounding box (lo, hi) [m] of a body's current form at its pose."""
         body = self.model.bodies[body_index]
-        lo, hi = self.forms[body.form_name].bounds()
+        lo, hi = self.forms[self.control.forms[body_index]].bounds()
         corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         # Row vectors: R·local is local @ Rᵀ.
-        world = body.position + corners @ rotation_y(body.rotation_y).T
+        world = self._pose_position(body_index) + corners @ rotation_y(body.rotation_y).T
         return world.min(axis=0), world.max(axis=0)
+
+    def _pose_position(self, body_index: int) -> np.ndarray:
+        """Where a body's current form stands now [m]: its base position plus its pose offset."""
+        return self.model.bodies[body_index].position + self.control.offsets[body_index]
 
     def form_sdf(self, body_index: int):
         """World-space SDF of a body's current form at its pose: (M,3) points [m] → distances [m]."""
         body = self.model.bodies[body_index]
-        form = self.forms[body.form_name]
+        form = self.forms[self.control.forms[body_index]]
         rotation = rotation_y(body.rotation_y)
+        position = self._pose_position(body_index)
 
         def sdf(points: np.ndarray) -> np.ndarray:
             # Row vectors: (x − position) R undoes the rotation x = position + R·local.
-            return form.sdf((np.asarray(points, dtype=np.float64) - body.position) @ rotation)
+            return form.sdf((np.asarray(points, dtype=np.float64) - position) @ rotation)
 
         return sdf
 
@@ -162,14 +177,17 @@ class Simulation:
                     "fragments": count,
                     "solid_pieces": metrics.solid_pieces(x, frozen, np.ones(len(x), dtype=bool), body.spacing),
                     "largest_fragment": largest,
-                    "form": body.form_name,
-                    "iou": metrics.iou(x, lambda p: sdf(p) < 0.0, self.model.grid.dx, form_bounds=self.form_world_bounds(index)),
+                    "form": self.control.forms[index],
+                    "iou": metrics.iou(
+                        x, lambda p: sdf(p) < 0.0, self.model.grid.dx,
+                        form_bounds=self.form_world_bounds(index), particles_per_voxel=(self.model.grid.dx / body.spacing) ** 3,
+                    ),
                     "shape_error": metrics.shape_error(x, sdf),
                     "temp_mean": t_mean,
                     "temp_min": t_min,
                     "temp_max": t_max,
                     "frozen_fraction": metrics.frozen_fraction(phase, mass),
-                    "authority": 0.0,
+                    "authority": float(self.control.authority[index]),
                     "glitch": 0.0,
                     "kinetic_energy": metrics.kinetic_energy(v, mass),
                     "substeps": self.last_stats.substeps,
@@ -182,10 +200,15 @@ class Simulation:
         return hashlib.sha256(self.scene.to_toml().encode()).hexdigest()
 
     def checkpoint_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Everything needed to resume bit for bit: state arrays, the frame counter, the scene's
-        digest and the lane count (the order in which scatter lanes are summed)."""
-        meta = {"frame": self.frame, "particle_count": self.model.particle_count, "scene_sha256": self._scene_digest(), "lanes": self.solver.lanes}
-        return self.state.to_numpy(), meta
+        """Everything needed to resume bit for bit: state arrays, the will's targets, forms and
+        poses, the frame counter, the scene's digest and the lane count (the order in which
+        scatter lanes are summed)."""
+        targets, will = self.control.snapshot()
+        meta = {
+            "frame": self.frame, "particle_count": self.model.particle_count, "scene_sha256": self._scene_digest(),
+            "lanes": self.solver.lanes, "will": will,
+        }
+        return {**self.state.to_numpy(), "targets": targets}, meta
 
     def restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
         """Resume from `checkpoint_arrays()` output; ValueError if it belongs to another scene."""
@@ -198,7 +221,8 @@ class Simulation:
         self.state.assign(arrays)
         self._states[1].copy_from(self.state)
         self.frame = int(meta["frame"])
-        self.control.set_time(self.time)
+        self.control.restore(arrays["targets"], meta["will"], self.time)
+        self.timeline.skip_to(self.time)
 
     def run(self, out: str | Path, **options) -> Path:
         """Run the whole scene into run directory `out` (see `polyalloy.runner.run_simulation`)."""

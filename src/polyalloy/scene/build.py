@@ -158,6 +158,34 @@ def _colliders(scene: Scene, device: str):
     return colliders, motions, meshes, temperatures, errors
 
 
+MORPH_VOLUME_TOLERANCE = 0.10
+"""A form may differ from the body's volume by this fraction at most (equal size only, S2)."""
+
+
+def _morph_errors(scene: Scene, forms: dict[str, Form], bodies: list[BodyInfo]) -> list[str]:
+    """A morph must name a form the body has sampled (its form or library) of its own volume."""
+    by_name = {b.name: b for b in bodies}
+    errors = []
+    for i, event in enumerate(scene.events):
+        body = by_name.get(event.body)
+        if event.do != "morph" or body is None or event.form not in forms:
+            continue
+        if event.form not in body.library:
+            errors.append(
+                f"events[{i}].form: body {body.name!r} has never sampled form {event.form!r}; its library is: "
+                f"{', '.join(body.library)} (add the form to bodies.library)"
+            )
+            continue
+        body_volume = (body.particle_slice.stop - body.particle_slice.start) * body.spacing**3
+        form_volume = forms[event.form].volume()
+        if abs(form_volume / body_volume - 1.0) > MORPH_VOLUME_TOLERANCE:
+            errors.append(
+                f"events[{i}].form: form {event.form!r} holds {form_volume:.4g} m³ but body {body.name!r} is "
+                f"{body_volume:.4g} m³; a body only takes forms within {MORPH_VOLUME_TOLERANCE:.0%} of its own volume"
+            )
+    return errors
+
+
 def _volume_ratio_as_F(volume_ratio: np.ndarray) -> np.ndarray:
     """Initial deformation gradients diag(J, 1, 1): the liquids' form (see fluid_project); J = 1 is I."""
     F = np.broadcast_to(np.eye(3, dtype=np.float32), (len(volume_ratio), 3, 3)).copy()
@@ -235,11 +263,13 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             BodyInfo(
                 name=spec.name, material=material, form_name=spec.form, position=np.asarray(spec.position, dtype=float),
                 rotation_y=float(spec.rotation), particle_slice=slice(start, start + count), spacing=spacing, control=spec.control,
+                gain=spec.gain, max_acceleration=spec.max_acceleration, library=(spec.form, *spec.library),
             )
         )
         start += count
     colliders, motions, meshes, collider_temperatures, collider_errors = _colliders(scene, device)
     errors += collider_errors
+    errors += _morph_errors(scene, forms, bodies)
     if not scene.bodies:
         errors.append("bodies: the scene has no body; add a [[bodies]] table")
     if errors:
@@ -265,6 +295,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         particle_volume=wp.array(volume, dtype=float, device=device),
         particle_material=wp.array(joined("material"), dtype=int, device=device),
         particle_body=joined("body"),
+        particle_body_device=wp.array(joined("body"), dtype=int, device=device),
         bodies=bodies,
         colliders=colliders,
         collider_motions=motions,
@@ -284,4 +315,4 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             "color": joined("color"),
         }
     )
-    return BuiltScene(model=model, state=state, control=Control(model), forms=forms)
+    return BuiltScene(model=model, state=state, control=Control(model, joined("x")), forms=forms)

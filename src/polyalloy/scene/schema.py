@@ -586,6 +586,15 @@ class BodySpec(_Spec):
         0.0, description="Rotation of the form about the y axis through its origin [degrees]."
     )
     velocity: Vec3 = Field((0.0, 0.0, 0.0), description="Initial velocity [m/s].")
+    gain: float = Field(
+        200.0,
+        gt=0,
+        description="Stiffness of the body's will to hold its form [1/s²]: the spring of its critically damped "
+        "pull toward the form (notes: 200 reaches IoU 0.85 in ~0.3–0.4 s at 2 cm cells).",
+    )
+    max_acceleration: float = Field(
+        100.0, gt=0, description="Largest acceleration the will exerts on a particle [m/s²] (before gravity compensation)."
+    )
     hydrostatic: bool = Field(
         False,
         description="Start a liquid body at rest in hydrostatic equilibrium (pressure ρ·g·depth below the "

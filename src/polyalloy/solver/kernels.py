@@ -246,6 +246,23 @@ def count_non_finite(x_in: wp.array(dtype=wp.vec3), v_in: wp.array(dtype=wp.vec3
         wp.atomic_add(out, 0, 1)
 
 
+@wp.func
+def control_acceleration(
+    x: wp.vec3, v: wp.vec3, target: wp.vec3, target_velocity: wp.vec3, gain: float, max_acceleration: float, gravity: wp.vec3
+):
+    """The will of a mimetic body on one particle [m/s²], at full authority.
+
+    A critically damped PD pull toward the particle's target, a = k (t − x) + 2√k (v_t − v),
+    bounded in magnitude, plus full compensation of gravity, so a body at its form rests
+    (notes/mimetic-control.md).
+    """
+    pull = gain * (target - x) + 2.0 * wp.sqrt(gain) * (target_velocity - v)
+    size = wp.length(pull)
+    if size > max_acceleration:
+        pull = pull * (max_acceleration / size)
+    return pull - gravity
+
+
 @dataclass(frozen=True)
 class TransferKernels:
     """The material-dependent kernels of one scene."""
@@ -300,11 +317,20 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         materials: wp.array(dtype=cm.MaterialData),
         grid_origin: wp.vec3,
         inv_dx: float,
+        particle_body: wp.array(dtype=int),
+        gravity: wp.vec3,
         # State in:
         x_in: wp.array(dtype=wp.vec3),
         v_in: wp.array(dtype=wp.vec3),
         C_in: wp.array(dtype=wp.mat33),
         F_in: wp.array(dtype=wp.mat33),
+        # Control:
+        targets: wp.array(dtype=wp.vec3),
+        body_authority: wp.array(dtype=float),
+        body_gain: wp.array(dtype=float),
+        body_max_acceleration: wp.array(dtype=float),
+        body_offset: wp.array(dtype=wp.vec3),
+        body_offset_velocity: wp.array(dtype=wp.vec3),
         # State out:
         grid_scatter_out: wp.array4d(dtype=wp.vec4),
         # Scalars:
@@ -320,6 +346,18 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         stress = kirchhoff_stress(F_in[p], C, materials[particle_material[p]])
         affine = (-dt * particle_volume[p] * 4.0 * inv_dx * inv_dx) * stress + m * C
         grid_shape = wp.vec3i(grid_scatter_out.shape[1], grid_scatter_out.shape[2], grid_scatter_out.shape[3])
+        v = v_in[p]
+        # A mimetic body's will enters as an impulse on the grid momentum, so other materials
+        # feel it through the shared grid (momentum exchange stays right).
+        body = particle_body[p]
+        if body >= 0:
+            authority = body_authority[body]
+            if authority > 0.0:
+                target = targets[p] + body_offset[body]
+                will = control_acceleration(
+                    x_in[p], v, target, body_offset_velocity[body], body_gain[body], body_max_acceleration[body], gravity
+                )
+                v = v + (dt * authority) * will
         base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])
@@ -330,7 +368,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         step_x = dx * wp.vec3(affine[0, 0], affine[1, 0], affine[2, 0])
         step_y = dx * wp.vec3(affine[0, 1], affine[1, 1], affine[2, 1])
         step_z = dx * wp.vec3(affine[0, 2], affine[1, 2], affine[2, 2])
-        corner = m * v_in[p] - affine * (fx * dx)
+        corner = m * v - affine * (fx * dx)
         for a in range(3):
             along_x = corner + float(a) * step_x
             for b in range(3):

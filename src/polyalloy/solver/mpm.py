@@ -77,6 +77,7 @@ class MPMSolver:
         self._inv_dx = 1.0 / model.grid.dx
         self._lo = wp.vec3(*model.domain_lo)
         self._hi = wp.vec3(*model.domain_hi)
+        self._gravity = wp.vec3(*model.gravity)
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
         """Advance the particles by one substep of `dt` seconds, from state_in into state_out.
@@ -86,7 +87,7 @@ class MPMSolver:
         them so)."""
         self._activate_blocks(state_in)
         self._clear_grid()
-        self._p2g(state_in, dt)
+        self._p2g(state_in, control, dt)
         self._grid_update(control, dt)
         self._g2p(state_in, state_out, control, dt)
 
@@ -113,7 +114,7 @@ class MPMSolver:
             device=self.model.device,
         )
 
-    def _p2g(self, state: State, dt: float) -> None:
+    def _p2g(self, state: State, control: Control, dt: float) -> None:
         m = self.model
 
         def launch(lane: int) -> None:
@@ -123,8 +124,10 @@ class MPMSolver:
                 dim=count,
                 inputs=[
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data,
-                    self._grid_origin, self._inv_dx,
+                    self._grid_origin, self._inv_dx, m.particle_body_device, self._gravity,
                     state.x, state.v, state.C, state.F,
+                    control.targets, control.body_authority, control.body_gain, control.body_max_acceleration,
+                    control.body_offset, control.body_offset_velocity,
                     self.grid_scatter, first, lane, dt,
                 ],
                 device=m.device,
