@@ -43,8 +43,8 @@ must reach holes the proxies left tens of spacings away (at 1 M particles).
 Everything is vectorised NumPy: Python loops run over iterations, levels, rounds and passes
 only. Independent halves of the heavy steps (the proxies' and the targets' sorts, two halves of
 a swap pass) run on two threads, as NumPy releases the GIL. Results are deterministic for a
-given ``rng`` seed. Cost: about 0.1 s for 20 k particles, 0.5 s for 100 k and 7-8 s for 1 M on
-two cores (benchmarks/bench_assignment.py).
+given ``rng`` seed. Cost on this project's two-core machine: about 0.1 s for 20 k particles,
+0.5 s for 100 k and 8-9 s for 1 M (benchmarks/bench_assignment.py).
 """
 
 from __future__ import annotations
@@ -180,7 +180,11 @@ def _estimate_spacing(x: np.ndarray) -> float:
     spacings are counted (twice, the first guess coming from the bounding box), which works for
     thin and hollow shapes where the bounding box would not."""
     n = len(x)
-    extent = np.maximum(np.ptp(x, axis=0), np.finfo(float).tiny)
+    extent = np.ptp(x, axis=0)
+    if not extent.max() > 0.0:
+        return 1.0  # all particles at one point: any length scales the tolerances alike
+    # A flat or linear set gets a nominal thickness so that the first guess is not zero.
+    extent = np.maximum(extent, 1e-3 * extent.max())
     spacing = float(np.prod(extent) / n) ** (1.0 / 3.0)
     for _ in range(2):
         edge = 2.0 * spacing
@@ -214,8 +218,8 @@ def _sliced_ot(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, iteration
     shift = np.empty((3, n))
 
     def sort_order(p: np.ndarray) -> np.ndarray:
-        lo, hi = p.min(), p.max()
-        key = ((p - lo) * (key_scale / max(hi - lo, np.finfo(float).tiny))).astype(np.int64)
+        lo, span = p.min(), np.ptp(p)
+        key = ((p - lo) * (key_scale / span)).astype(np.int64) if span > 0.0 else np.zeros(n, dtype=np.int64)
         key <<= index_bits
         key |= index
         key.sort()
@@ -269,7 +273,8 @@ def _bisect(x: np.ndarray, proxies: np.ndarray, y: np.ndarray, rng: np.random.Ge
         # Segmented sort: key = cell number + coordinate scaled into [0, 1), so one argsort
         # orders every cell's points along its axis and keeps the cells in order.
         lo = min(pz.min(), py.min())
-        scale = (1.0 - 1e-9) / max(max(pz.max(), py.max()) - lo, np.finfo(float).tiny)
+        span = max(pz.max(), py.max()) - lo
+        scale = (1.0 - 1e-9) / span if span > 0.0 else 0.0
         z_order, y_order = _in_parallel(lambda: np.argsort(cell + (pz - lo) * scale),
                                         lambda: np.argsort(cell + (py - lo) * scale))
         # 1D OT inside each cell along that axis: the k-th proxy moves onto the k-th target's
