@@ -15,6 +15,7 @@ from polyalloy.mimicry.forms import (
     make_form,
     parse_color,
 )
+from polyalloy.mimicry.assignment import assign_targets, match_count
 from polyalloy.mimicry.humanoid import Humanoid
 from polyalloy.mimicry.meshes import MeshForm
 from polyalloy.mimicry.sampling import estimate_volume, fill_form, particle_volume, rotation_y
@@ -32,9 +33,11 @@ __all__ = [
     "MeshForm",
     "Sphere",
     "Torus",
+    "assign_targets",
     "estimate_volume",
     "fill_form",
     "make_form",
+    "match_count",
     "parse_color",
     "particle_volume",
     "rotation_y",
