@@ -78,6 +78,10 @@ def wall_boundary(
 BLOCK = wp.constant(4)
 """Nodes per side of a grid block, the unit in which the active part of the grid is tracked."""
 
+J_RELAXATION = wp.constant(0.05)
+"""Fraction of the gap between a willed liquid particle's J and the grid's density ratio closed
+per substep (the prototype's 5 %, notes/mimetic-control.md)."""
+
 
 @wp.func
 def block_node(active_blocks: wp.array(dtype=wp.vec3i), t: int):
@@ -155,19 +159,19 @@ def grid_update(
     # State in:
     grid_scatter_in: wp.array4d(dtype=wp.vec4),
     # State out:
-    grid_velocity_out: wp.array3d(dtype=wp.vec3),
+    grid_velocity_mass_out: wp.array3d(dtype=wp.vec4),
     # Scalars:
     active_blocks: wp.array(dtype=wp.vec3i),
     first_thread: int,
     dt: float,
 ):
     """Sum the scatter lanes, momentum → velocity, gravity, then collider and wall boundary
-    conditions on each node of the active blocks."""
+    conditions on each node of the active blocks; the node's mass goes along in w."""
     node_index = block_node(active_blocks, wp.tid() + first_thread)
     i = node_index[0]
     j = node_index[1]
     k = node_index[2]
-    if i >= grid_velocity_out.shape[0] or j >= grid_velocity_out.shape[1] or k >= grid_velocity_out.shape[2]:
+    if i >= grid_velocity_mass_out.shape[0] or j >= grid_velocity_mass_out.shape[1] or k >= grid_velocity_mass_out.shape[2]:
         return
     scattered = wp.vec4(0.0)
     for lane in range(grid_scatter_in.shape[0]):
@@ -175,7 +179,7 @@ def grid_update(
     m = scattered[3]
     momentum = wp.vec3(scattered[0], scattered[1], scattered[2])
     if m <= 0.0:
-        grid_velocity_out[i, j, k] = wp.vec3(0.0)
+        grid_velocity_mass_out[i, j, k] = wp.vec4(0.0)
         return
     v = momentum / m + dt * gravity
     node = grid_origin + wp.vec3(float(i), float(j), float(k)) * dx
@@ -184,7 +188,8 @@ def grid_update(
         # Nodes on or inside the surface carry the solid's boundary condition (Stomakhin 2013 §8).
         if collider_sdf(col, node) <= 0.0:
             v = apply_boundary(v, collider_velocity(col, node), collider_normal(col, node), col.boundary, col.friction)
-    grid_velocity_out[i, j, k] = wall_boundary(v, node, domain_lo, domain_hi, dx, wall_boundary_kind, wall_friction)
+    v = wall_boundary(v, node, domain_lo, domain_hi, dx, wall_boundary_kind, wall_friction)
+    grid_velocity_mass_out[i, j, k] = wp.vec4(v[0], v[1], v[2], m)
 
 
 @wp.func
@@ -385,14 +390,19 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
     @wp.kernel(module=module, enable_backward=False)
     def g2p(
         # Model:
+        particle_mass: wp.array(dtype=float),
+        particle_volume: wp.array(dtype=float),
         particle_material: wp.array(dtype=int),
         materials: wp.array(dtype=cm.MaterialData),
+        particle_body: wp.array(dtype=int),
         grid_origin: wp.vec3,
         inv_dx: float,
         domain_lo: wp.vec3,
         domain_hi: wp.vec3,
         colliders: wp.array(dtype=ColliderData),
-        grid_velocity_in: wp.array3d(dtype=wp.vec3),
+        grid_velocity_mass_in: wp.array3d(dtype=wp.vec4),
+        # Control:
+        body_authority: wp.array(dtype=float),
         # State in:
         x_in: wp.array(dtype=wp.vec3),
         F_in: wp.array(dtype=wp.mat33),
@@ -408,7 +418,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         """Gather velocity and its APIC gradient, update F, advect, keep particles out of solids."""
         p = wp.tid() + first_particle
         x = x_in[p]
-        grid_shape = wp.vec3i(grid_velocity_in.shape[0], grid_velocity_in.shape[1], grid_velocity_in.shape[2])
+        grid_shape = wp.vec3i(grid_velocity_mass_in.shape[0], grid_velocity_mass_in.shape[1], grid_velocity_mass_in.shape[2])
         base, fx = stencil_base(x, grid_origin, inv_dx, grid_shape)
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])
@@ -418,11 +428,15 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         moment_x = wp.vec3(0.0)
         moment_y = wp.vec3(0.0)
         moment_z = wp.vec3(0.0)
+        node_mass = float(0.0)
         for a in range(3):
             for b in range(3):
                 wab = wx[a] * wy[b]
                 for c in range(3):
-                    weighted = (wab * wz[c]) * grid_velocity_in[base[0] + a, base[1] + b, base[2] + c]
+                    w = wab * wz[c]
+                    node = grid_velocity_mass_in[base[0] + a, base[1] + b, base[2] + c]
+                    weighted = w * wp.vec3(node[0], node[1], node[2])
+                    node_mass += w * node[3]
                     v += weighted
                     moment_x += float(a) * weighted
                     moment_y += float(b) * weighted
@@ -430,7 +444,17 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         B = wp.matrix_from_cols(moment_x, moment_y, moment_z) - wp.outer(v, fx)
         C = (4.0 * inv_dx) * B
         F = (wp.identity(n=3, dtype=float) + dt * C) * F_in[p]
-        F = plastic_projection(F, materials[particle_material[p]])
+        material = materials[particle_material[p]]
+        F = plastic_projection(F, material)
+        if wp.static(has_fluid):
+            # det F integrates the grid's smooth divergence, not the particles' reshuffling,
+            # so a willed liquid's J drifts from its true density and the body swells
+            # (notes/mimetic-control.md). Nudge J toward the density the grid sees:
+            # J_grid = ρ_rest / ρ_grid with ρ_grid = Σ w m_i / dx³.
+            if material.constitutive == cm.FLUID and particle_body[p] >= 0:
+                if body_authority[particle_body[p]] > 0.0 and node_mass > 0.0:
+                    grid_J = particle_mass[p] / (particle_volume[p] * node_mass * inv_dx * inv_dx * inv_dx)
+                    F = cm.fluid_project(wp.diag(wp.vec3(F[0, 0] + J_RELAXATION * (grid_J - F[0, 0]), 1.0, 1.0)))
         x_new, v_new = project_out_of_colliders(x + dt * v, v, colliders, domain_lo, domain_hi, dt)
         x_out[p] = x_new
         v_out[p] = v_new

@@ -57,8 +57,9 @@ class MPMSolver:
         self.grid_scatter = wp.zeros((lanes, *shape), dtype=wp.vec4, device=device)
         """Node momentum [kg·m/s] (xyz) and mass [kg] (w) scattered by each lane, shape
         (lanes, *grid.shape); one vec4 so P2G makes one atomic add per node."""
-        self.grid_velocity = wp.zeros(shape, dtype=wp.vec3, device=device)
-        """Node velocities after forces and boundaries [m/s], shape grid.shape."""
+        self.grid_velocity_mass = wp.zeros(shape, dtype=wp.vec4, device=device)
+        """Node velocities after forces and boundaries [m/s] (xyz) and node mass [kg] (w),
+        shape grid.shape."""
         self._speed = wp.zeros(1, dtype=float, device=device)
         self._scratch_int = wp.zeros(1, dtype=int, device=device)
         block_shape = tuple(-(-n // kernels.BLOCK) for n in shape)
@@ -149,7 +150,7 @@ class MPMSolver:
                 inputs=[
                     self._grid_origin, m.grid.dx, self._lo, self._hi, m.wall_boundary, m.wall_friction,
                     wp.vec3(*m.gravity), control.colliders,
-                    self.grid_scatter, self.grid_velocity, self.active_blocks, first, dt,
+                    self.grid_scatter, self.grid_velocity_mass, self.active_blocks, first, dt,
                 ],
                 device=m.device,
             )
@@ -165,9 +166,9 @@ class MPMSolver:
                 self._transfer.g2p,
                 dim=count,
                 inputs=[
-                    m.particle_material, m.material_data, self._grid_origin, self._inv_dx,
-                    self._lo, self._hi, control.colliders, self.grid_velocity,
-                    state_in.x, state_in.F, state_out.x, state_out.v, state_out.C, state_out.F, first, dt,
+                    m.particle_mass, m.particle_volume, m.particle_material, m.material_data, m.particle_body_device,
+                    self._grid_origin, self._inv_dx, self._lo, self._hi, control.colliders, self.grid_velocity_mass,
+                    control.body_authority, state_in.x, state_in.F, state_out.x, state_out.v, state_out.C, state_out.F, first, dt,
                 ],
                 device=m.device,
             )
