@@ -53,7 +53,10 @@ class Control:
         starts holding the form it was sampled from."""
         bodies = model.bodies
         self.authority = np.array([1.0 if b.control else 0.0 for b in bodies], dtype=np.float32)
-        """Each body's authority over its particles [0, 1] (host copy)."""
+        """Each body's authority over its particles [0, 1] (host copy): the fraction of its will's
+        gain, pull bound and gravity compensation it can exert now."""
+        self.trauma = np.zeros(len(bodies))
+        """Trauma each body has accumulated so far [authority units]; it slows the recovery."""
         self.body_authority = wp.array(self.authority, dtype=float, device=device)
         """Authority per body on the device, shape (body_count,)."""
         self.body_gain = wp.array([b.gain for b in bodies], dtype=float, device=device)
@@ -81,6 +84,26 @@ class Control:
         full[sl] = targets
         self.targets.assign(full)
 
+    def traumatise(self, body: int, amount: float) -> None:
+        """A shock to a willed body: it loses `amount` of authority (not below 0) and the trauma
+        is remembered, so every later recovery is slower."""
+        if not self._model.bodies[body].control:
+            return
+        self.authority[body] = max(0.0, float(self.authority[body]) - amount)
+        self.trauma[body] += amount
+        self.body_authority.assign(self.authority)
+
+    def recover(self, duration: float) -> None:
+        """Let every willed body regain authority over `duration` [s] at its recovery rate
+        divided by (1 + its accumulated trauma): healing slows as its power wanes (D1)."""
+        before = self.authority.copy()
+        for b, body in enumerate(self._model.bodies):
+            if body.control:
+                rate = body.recovery / (1.0 + self.trauma[b])
+                self.authority[b] = min(1.0, float(self.authority[b]) + rate * duration)
+        if np.any(self.authority != before):
+            self.body_authority.assign(self.authority)
+
     def move_body(self, body: int, destination_offset: np.ndarray, start: float, duration: float) -> None:
         """Move a body's form from its current offset to `destination_offset` [m] over `duration` [s]."""
         self._moves[body] = PoseMove(start, start + duration, self.offsets[body].copy(), np.asarray(destination_offset, dtype=float))
@@ -88,7 +111,10 @@ class Control:
     def snapshot(self) -> tuple[np.ndarray, dict]:
         """The will's state for a checkpoint: targets (array) and forms, offsets, moves (JSON)."""
         moves = {str(b): [m.start, m.stop, m.origin.tolist(), m.destination.tolist()] for b, m in self._moves.items()}
-        return self.targets.numpy(), {"forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves}
+        return self.targets.numpy(), {
+            "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
+            "authority": self.authority.tolist(), "trauma": self.trauma.tolist(),
+        }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
         """Undo `snapshot()` output at `time` [s]."""
@@ -97,6 +123,9 @@ class Control:
         self.offsets = np.asarray(data["offsets"], dtype=float).reshape(-1, 3)
         self._moves = {int(b): PoseMove(m[0], m[1], np.asarray(m[2]), np.asarray(m[3])) for b, m in data["moves"].items()}
         self.body_offset.assign(self.offsets.astype(np.float32))
+        self.authority = np.asarray(data["authority"], dtype=np.float32)
+        self.trauma = np.asarray(data["trauma"], dtype=float)
+        self.body_authority.assign(self.authority)
         self.set_time(time)
 
     def set_time(self, time: float) -> None:

@@ -5,6 +5,7 @@
   body's particle count, and assigned one-to-one to the particles by approximate optimal
   transport (mimicry.assignment).
 - `move`: the body's form slides to a new place over a time; its targets move with it.
+- `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage).
 - Every REASSIGN_EVERY seconds each willed body's targets are re-assigned to its particles as
   they are now: a particle pushed far from its target (a splash, a crossing) takes a nearer
   one instead of pulling against its neighbours (notes/mimetic-control.md: 0.91–0.94 IoU with
@@ -18,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .control import Control
+from .damage import apply_impact
 from .mimicry import Form, fill_form
 from .mimicry import assignment
 from .model import Model
 from .scene import Scene
+from .state import State
 
 REASSIGN_EVERY = 0.25
 """Seconds between re-assignments of each willed body's targets."""
@@ -59,15 +62,17 @@ class Timeline:
         """Time [s] of the next event, or infinity."""
         return self._events[self._next][1].at if self._next < len(self._events) else np.inf
 
-    def apply_due(self, time: float, positions: np.ndarray) -> list[AppliedEvent]:
-        """Apply every event due by `time` [s]; `positions` are the particles' positions [m]."""
+    def apply_due(self, time: float, state: State) -> list[AppliedEvent]:
+        """Apply every event due by `time` [s] to the Control or, for impacts, to `state`."""
         applied = []
         while self._next < len(self._events) and self._events[self._next][1].at <= time:
             index, event = self._events[self._next]
             self._next += 1
             body = self._body_index[event.body]
             if event.do == "morph":
-                detail = self.morph(body, event.form, positions, seed=index)
+                detail = self.morph(body, event.form, state.x.numpy(), seed=index)
+            elif event.do == "impact":
+                detail = apply_impact(self._model, state, self._control, body, event)
             else:
                 destination = np.asarray(event.to, dtype=float) - self._model.bodies[body].position
                 self._control.move_body(body, destination, time, event.over)

@@ -61,6 +61,8 @@ class BodyInfo:
     """Stiffness of the body's will [1/s²]."""
     max_acceleration: float
     """Bound of the will's pull [m/s²]."""
+    recovery: float
+    """Authority regained per second after trauma [1/s], before the accumulated-trauma slow-down."""
     library: tuple[str, ...]
     """Forms the body may take: its starting form and its library."""
 

@@ -86,18 +86,29 @@ class Simulation:
         self.applied_events = []
         self.timeline.reassign_if_due(start, lambda: self.state.x.numpy())
         substeps, dt = self.solver.plan_frame(self.state, self.frame_dt, self._collider_speed())
+        # The frame runs as segments of equal substeps; an impact starts a new segment.
+        segment_start, segment_first = start, 0
         wall = 0.0
-        for s in range(substeps):
-            now = start + s * dt
+        s = 0
+        while s < substeps:
+            now = segment_start + (s - segment_first) * dt
             if self.timeline.next_event_time() <= now + 0.5 * dt:
-                self.applied_events += self.timeline.apply_due(now + 0.5 * dt, self.state.x.numpy())
+                applied = self.timeline.apply_due(now + 0.5 * dt, self.state)
+                self.applied_events += applied
+                if any(event.kind == "impact" for event in applied):
+                    # A shot throws metal faster than this frame's plan allowed (CFL): re-plan
+                    # the rest of the frame from the new speeds.
+                    remaining, dt = self.solver.plan_frame(self.state, start + self.frame_dt - now, self._collider_speed())
+                    segment_start, segment_first, substeps = now, s, s + remaining
             self.control.set_time(now)
             t0 = wallclock.perf_counter()
             self.solver.step(self._states[0], self._states[1], self.control, dt)
             self._states.reverse()
             wp.synchronize_device(self.device)
             wall += wallclock.perf_counter() - t0
+            s += 1
         self.solver.check_finite(self.state)
+        self.control.recover(self.frame_dt)
         self.frame += 1
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)

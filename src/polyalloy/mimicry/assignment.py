@@ -86,6 +86,19 @@ the targets)."""
 _SWAP_STRIDES = (1, 2, 3, 4, 5)
 """A particle is paired with the one this many places further in the Morton order."""
 
+_TAIL_SPACINGS = 2.0
+"""Stage 5 works on particles matched farther than this many spacings from their target..."""
+
+_TAIL_MEDIANS = 3.0
+"""...and farther than this many times the median match distance (during a morph every
+particle is far from its target; only the tail beyond the body's own travel is a defect)."""
+
+_TAIL_NEIGHBOURS = 27
+"""Swap partners stage 5 considers for each tail particle: its nearest particles."""
+
+_TAIL_ROUNDS = 32
+"""Cap on stage 5's rounds; each moves a tail target about two spacings along its chain."""
+
 _MATCH_JITTER = 0.25
 """Copies added by ``match_count`` are moved by up to this fraction of the distance from the
 copied target to its nearest neighbour, along each axis."""
@@ -133,6 +146,7 @@ def assign_targets(particles: np.ndarray, targets: np.ndarray, rng: np.random.Ge
     perm[frozen_particles] = frozen_targets[
         _greedy_match(x[frozen_particles], frozen_proxies, y[frozen_targets], rng)]
     _swap_crossings(x, y, perm, rng, spacing)
+    _shorten_tail(x, y, perm, spacing)
     return perm
 
 
@@ -414,6 +428,55 @@ def _swap_crossings(x: np.ndarray, y: np.ndarray, perm: np.ndarray, rng: np.rand
                     lambda: _swap_blocks(xs, ys, moving, moving_rows, offset, stride, 0, blocks // 2),
                     lambda: _swap_blocks(xs, ys, moving, moving_rows, offset, stride, blocks // 2, blocks))
         perm[particles] = targets
+
+
+def _shorten_tail(x: np.ndarray, y: np.ndarray, perm: np.ndarray, spacing: float) -> None:
+    """Stage 5: pass far targets along chains of neighbours, in place.
+
+    A greedy match leaves a few particles whose target is a hole far away (the last claimants
+    take what is left), and a settled body then holds them there against their neighbours. The
+    optimal fix shifts a chain of particles each by a little toward the hole; a 2-opt swap
+    between a tail particle i and a neighbour j lying toward its target does one link of it,
+    since the swap lowers the total by -2 (x_i - x_j) . (y_perm(i) - y_perm(j)) > 0. Each round
+    every tail particle proposes its best swap among its nearest particles; a proposal is
+    applied when it is the best one touching both of its particles, so the applied swaps are
+    disjoint; the far target then travels on with its new owner. ``x``, ``y`` [m], (N, 3)."""
+    distance = np.linalg.norm(x - y[perm], axis=1)
+    threshold = max(_TAIL_SPACINGS * spacing, _TAIL_MEDIANS * float(np.median(distance)))
+    tail = np.flatnonzero(distance > threshold)
+    if len(tail) == 0:
+        return
+    tree = cKDTree(x)
+    k = min(_TAIL_NEIGHBOURS, len(x))
+    for _ in range(_TAIL_ROUNDS):
+        _, neighbours = tree.query(x[tail], k=k)
+        neighbours = neighbours.reshape(len(tail), k)
+        # Lowering of the total by each candidate swap: -2 (x_i - x_j) . (y_i - y_j).
+        gain = -2.0 * np.einsum(
+            "ikd,ikd->ik", x[tail][:, None, :] - x[neighbours], y[perm[tail]][:, None, :] - y[perm[neighbours]])
+        best = np.argmax(gain, axis=1)
+        i = tail
+        j = neighbours[np.arange(len(tail)), best]
+        g = gain[np.arange(len(tail)), best]
+        keep = g > 0.0
+        i, j, g = i[keep], j[keep], g[keep]
+        if len(i) == 0:
+            return
+        # A proposal wins where it is the best touching each of its two particles (ties go
+        # to the lower proposal index), so the winners share no particle.
+        rank = np.empty(len(g), dtype=np.int64)
+        rank[np.lexsort((np.arange(len(g)), -g))] = np.arange(len(g))
+        first = np.full(len(x), len(g), dtype=np.int64)
+        np.minimum.at(first, i, rank)
+        np.minimum.at(first, j, rank)
+        won = (first[i] == rank) & (first[j] == rank)
+        i, j = i[won], j[won]
+        perm[i], perm[j] = perm[j], perm[i].copy()
+        moved = np.concatenate([tail, j])
+        distance = np.linalg.norm(x[moved] - y[perm[moved]], axis=1)
+        tail = np.unique(moved[distance > threshold])
+        if len(tail) == 0:
+            return
 
 
 def _swap_blocks(xs: np.ndarray, ys: np.ndarray, moving: np.ndarray, moving_rows: np.ndarray,

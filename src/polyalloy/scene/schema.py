@@ -595,6 +595,12 @@ class BodySpec(_Spec):
     max_acceleration: float = Field(
         100.0, gt=0, description="Largest acceleration the will exerts on a particle [m/s²] (before gravity compensation)."
     )
+    recovery: float = Field(
+        0.5,
+        ge=0,
+        description="Authority regained per second after trauma [1/s], divided by (1 + the trauma accumulated so "
+        "far): a body that has taken more hits heals more slowly (D1).",
+    )
     hydrostatic: bool = Field(
         False,
         description="Start a liquid body at rest in hydrostatic equilibrium (pressure ρ·g·depth below the "
@@ -718,7 +724,33 @@ class MoveEvent(_EventBase):
     over: float = Field(ge=0, description="Time the move takes [s].")
 
 
-EVENT_KINDS = (MorphEvent, MoveEvent)
+class ImpactEvent(_EventBase):
+    """A gunshot: the projectile's momentum and part of its energy go into a crater of the body,
+    and the shock costs the body authority (trauma)."""
+
+    do: Literal["impact"]
+    point: Vec3 = Field(description="Where the shot strikes [m].")
+    direction: Vec3 = Field(description="Direction the projectile travels (any length, not zero).")
+    projectile_mass: float = Field(0.028, gt=0, description="Mass of the projectile [kg] (a 12-gauge slug: 28 g).")
+    speed: float = Field(430.0, gt=0, description="Speed of the projectile [m/s] (a 12-gauge slug: 430 m/s).")
+    radius: float = Field(0.1, gt=0, description="Radius of the crater the shot blows open [m].")
+    splash: float = Field(
+        0.02, ge=0, le=1,
+        description="Fraction of the projectile's kinetic energy that throws the crater's metal outward (0..1); "
+        "the rest goes into heat and deformation. 0.02 opens craters 'like splashes frozen' (001) that heal; "
+        "0.1 sprays droplets that a 2 cm grid no longer pulls back whole.",
+    )
+    trauma: float = Field(0.3, ge=0, le=1, description="Authority the shock takes from the body (0..1).")
+
+    @field_validator("direction")
+    @classmethod
+    def _not_zero(cls, value):
+        if sum(c * c for c in value) == 0.0:
+            raise ValueError("direction must not be [0, 0, 0]; give the way the projectile travels, e.g. [0, 0, -1]")
+        return value
+
+
+EVENT_KINDS = (MorphEvent, MoveEvent, ImpactEvent)
 """Every event kind; a new kind is a class here (its `do` Literal is its name)."""
 EventSpec = _tagged_union(EVENT_KINDS, "do")
 """One ``[[events]]`` table: an event of any kind, told apart by ``do``."""

@@ -252,20 +252,95 @@ def count_non_finite(x_in: wp.array(dtype=wp.vec3), v_in: wp.array(dtype=wp.vec3
 
 
 @wp.func
-def control_acceleration(
-    x: wp.vec3, v: wp.vec3, target: wp.vec3, target_velocity: wp.vec3, gain: float, max_acceleration: float, gravity: wp.vec3
-):
-    """The will of a mimetic body on one particle [m/s²], at full authority.
+def crater_weight(x: wp.vec3, point: wp.vec3, radius: float):
+    """Share of an impact a particle at x takes: 1 − (d/r)² within the crater radius, else 0."""
+    d = wp.length(x - point) / radius
+    return wp.max(1.0 - d * d, 0.0)
 
-    A critically damped PD pull toward the particle's target, a = k (t − x) + 2√k (v_t − v),
-    bounded in magnitude, plus full compensation of gravity, so a body at its form rests
-    (notes/mimetic-control.md).
+
+@wp.func
+def outward(x: wp.vec3, point: wp.vec3):
+    """Unit vector from the impact point to x (zero at the point itself)."""
+    offset = x - point
+    d = wp.length(offset)
+    if d < 1.0e-9:
+        return wp.vec3(0.0)
+    return offset / d
+
+
+@wp.kernel
+def impact_sums(
+    x_in: wp.array(dtype=wp.vec3),
+    particle_mass: wp.array(dtype=float),
+    particle_body: wp.array(dtype=int),
+    body: int,
+    point: wp.vec3,
+    radius: float,
+    sums_out: wp.array(dtype=float),
+):
+    """Crater moments of one body: Σ w m, Σ w m r̂ (1..3), Σ w² m (4), Σ w² m r̂ (5..7)."""
+    p = wp.tid()
+    if particle_body[p] != body:
+        return
+    w = crater_weight(x_in[p], point, radius)
+    if w <= 0.0:
+        return
+    m = particle_mass[p]
+    r = outward(x_in[p], point)
+    wp.atomic_add(sums_out, 0, w * m)
+    wp.atomic_add(sums_out, 4, w * w * m)
+    for axis in range(3):
+        wp.atomic_add(sums_out, 1 + axis, w * m * r[axis])
+        wp.atomic_add(sums_out, 5 + axis, w * w * m * r[axis])
+
+
+@wp.kernel
+def apply_impact(
+    x_in: wp.array(dtype=wp.vec3),
+    particle_body: wp.array(dtype=int),
+    body: int,
+    point: wp.vec3,
+    radius: float,
+    kick: wp.vec3,
+    splash_speed: float,
+    mean_outward: wp.vec3,
+    v_inout: wp.array(dtype=wp.vec3),
+):
+    """Δv = w·kick + splash_speed·w·(r̂ − r̄): the first part carries the projectile's momentum,
+    the second throws the crater open and sums to zero momentum (r̄ is the w·m-weighted mean r̂)."""
+    p = wp.tid()
+    if particle_body[p] != body:
+        return
+    w = crater_weight(x_in[p], point, radius)
+    if w > 0.0:
+        v_inout[p] = v_inout[p] + w * kick + (splash_speed * w) * (outward(x_in[p], point) - mean_outward)
+
+
+@wp.func
+def control_acceleration(
+    x: wp.vec3,
+    v: wp.vec3,
+    target: wp.vec3,
+    target_velocity: wp.vec3,
+    authority: float,
+    gain: float,
+    max_acceleration: float,
+    gravity: wp.vec3,
+):
+    """The will of a mimetic body on one particle [m/s²] with `authority` in (0, 1].
+
+    A critically damped PD pull toward the particle's target, a = k (t − x) + 2√k (v_t − v)
+    with k = authority · gain, bounded by authority · max_acceleration, plus the same fraction
+    of gravity compensated, so a well body at its form rests (notes/mimetic-control.md) and a
+    weakened one is slower and sags.
     """
-    pull = gain * (target - x) + 2.0 * wp.sqrt(gain) * (target_velocity - v)
+    k = authority * gain
+    pull = k * (target - x) + 2.0 * wp.sqrt(k) * (target_velocity - v)
     size = wp.length(pull)
-    if size > max_acceleration:
-        pull = pull * (max_acceleration / size)
-    return pull - gravity
+    bound = authority * max_acceleration
+    if size > bound:
+        pull = pull * (bound / size)
+    return pull - authority * gravity
 
 
 @dataclass(frozen=True)
@@ -360,9 +435,10 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
             if authority > 0.0:
                 target = targets[p] + body_offset[body]
                 will = control_acceleration(
-                    x_in[p], v, target, body_offset_velocity[body], body_gain[body], body_max_acceleration[body], gravity
+                    x_in[p], v, target, body_offset_velocity[body], authority, body_gain[body],
+                    body_max_acceleration[body], gravity,
                 )
-                v = v + (dt * authority) * will
+                v = v + dt * will
         base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])

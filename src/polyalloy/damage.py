@@ -1,0 +1,56 @@
+"""Damage to a body: gunshots that blow craters (D1).
+
+A projectile of mass m_b and speed u_b hands the crater its momentum m_b·u_b along its path,
+spread over the particles within the crater radius with weight w = 1 − (d/r)², and a fraction
+`splash` of its kinetic energy ½·m_b·u_b² as an outward throw of the crater's metal that carries
+no net momentum (the rest of the energy is heat and deformation, not modelled). The shock also
+costs the body authority (Control.traumatise), so the crater stays open until the weakened will
+pulls it shut.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import warp as wp
+
+from .control import Control
+from .model import Model
+from .scene.schema import ImpactEvent
+from .solver import kernels
+from .state import State
+
+
+def apply_impact(model: Model, state: State, control: Control, body: int, event: ImpactEvent) -> str:
+    """Apply a gunshot to `body` in `state` (velocities change in place); returns what happened
+    for events.csv."""
+    point = wp.vec3(*event.point)
+    direction = np.asarray(event.direction, dtype=float)
+    direction /= np.linalg.norm(direction)
+    sums = wp.zeros(8, dtype=float, device=model.device)
+    wp.launch(
+        kernels.impact_sums, dim=model.particle_count,
+        inputs=[state.x, model.particle_mass, model.particle_body_device, body, point, event.radius, sums],
+        device=model.device,
+    )
+    total = sums.numpy().astype(np.float64)
+    weighted_mass, mean_outward = total[0], np.zeros(3)
+    control.traumatise(body, event.trauma)
+    if weighted_mass <= 0.0:
+        return f"missed: no particle of the body within {event.radius} m of {list(event.point)}"
+    momentum = event.projectile_mass * event.speed
+    mean_outward = total[1:4] / weighted_mass
+    # ½ s² Σ w² m |r̂ − r̄|², with |r̂| = 1 for every particle off the impact point.
+    spread = total[4] - 2.0 * mean_outward @ total[5:8] + mean_outward @ mean_outward * total[4]
+    splash_energy = event.splash * 0.5 * event.projectile_mass * event.speed**2
+    splash_speed = float(np.sqrt(2.0 * splash_energy / spread)) if spread > 0.0 else 0.0
+    kick = direction * (momentum / weighted_mass)
+    wp.launch(
+        kernels.apply_impact, dim=model.particle_count,
+        inputs=[state.x, model.particle_body_device, body, point, event.radius, wp.vec3(*kick), splash_speed,
+                wp.vec3(*mean_outward), state.v],
+        device=model.device,
+    )
+    return (
+        f"shot at {list(event.point)}: {momentum:.3g} N·s into {weighted_mass:.3g} kg (weighted) of crater, "
+        f"splash {splash_speed:.3g} m/s, authority now {float(control.authority[body]):.2f}"
+    )
