@@ -73,3 +73,59 @@ def test_unsampled_and_wrong_sized_forms_are_refused(tmp_path):
     wrong = write_scene(tmp_path, _scene(events=[{"do": "morph", "at": 0.1, "body": "alloy", "form": "big_ring"}], library=("big_ring",)), "b.toml")
     result = runner.invoke(app, ["validate", str(wrong)])
     assert result.exit_code == 2 and "events[0].form" in result.output and result.output.count("m³") == 2
+
+
+def _touch_scene(events) -> dict:
+    # A ball of liquid metal and a crate of its own volume, 0.2 m wide, that it may sample.
+    volume = 4.0 / 3.0 * math.pi * SPHERE_RADIUS**3
+    data = scene_dict("touch", 2.6, [[-0.5, 0.0, -0.3], [0.7, 0.5, 0.3]], 0.02, fps=24, walls="separate")
+    data["forms"] = [{"name": "ball", "shape": "sphere", "radius": SPHERE_RADIUS}]
+    data["bodies"] = [{"name": "alloy", "form": "ball", "position": [-0.3, 0.0, 0.0]}]
+    data["colliders"] = [
+        {"name": "crate", "shape": "box", "size": [0.2, volume / 0.04, 0.2], "position": [0.45, 0.0, 0.0], "sampleable": True,
+         "surface": {"colors": [[0.8, 0.5, 0.1]]}},
+    ]
+    data["events"] = list(events)
+    return data
+
+
+def test_a_body_samples_a_form_by_touching_it_and_only_then_can_take_it():
+    # S1: "imitate everything of equal size that it has sampled previously by physical
+    # contact". Asked to become the crate before touching it, the body refuses (naming its
+    # library); it slides against the crate (sample event), back, and then becomes the crate:
+    # IoU ≥ 0.85 within 2 s of the morph, mass unchanged, wearing the crate's colour.
+    sim = make_simulation(_touch_scene([
+        {"do": "morph", "at": 0.1, "body": "alloy", "form": "crate"},
+        {"do": "move", "at": 0.1, "body": "alloy", "to": [0.3, 0.0, 0.0], "over": 0.4},
+        {"do": "move", "at": 0.6, "body": "alloy", "to": [-0.3, 0.0, 0.0], "over": 0.4},
+        {"do": "morph", "at": 1.0, "body": "alloy", "form": "crate"},
+    ]))
+    mass0 = sim.metrics_rows()[0]["mass"]
+    log, reached = [], None
+    while sim.frame < sim.frame_count and reached is None:
+        sim.step_frame()
+        log += [(e.time, e.kind, e.detail) for e in sim.applied_events]
+        row = sim.metrics_rows()[0]
+        if row["form"] == "crate" and row["iou"] >= 0.85:
+            reached = sim.time - 1.0
+    kinds = [kind for _, kind, _ in log]
+    assert kinds[:2] == ["refused", "move"] and "its library is: ball" in log[0][2]
+    sampled = [t for t, kind, _ in log if kind == "sample"]
+    assert len(sampled) == 1 and 0.1 < sampled[0] < 0.6
+    assert reached is not None and reached <= 2.0, f"IoU {row['iou']:.3f} at {sim.time:.2f} s"
+    assert abs(row["mass"] / mass0 - 1.0) < 0.005
+    np.testing.assert_allclose(sim.state.color.numpy().mean(axis=0), [0.8, 0.5, 0.1], atol=1e-3)
+
+
+def test_forms_nothing_offers_and_machines_of_many_parts_are_refused(tmp_path):
+    # S1: a morph to a form that is neither in the library nor offered by a sampleable collider
+    # is refused at validation, listing both; S3: bars are several solids, so they cannot be
+    # sampled (the error names their count).
+    runner = CliRunner()
+    data = _touch_scene([{"do": "morph", "at": 0.1, "body": "alloy", "form": "ring"}])
+    data["forms"].append({"name": "ring", "shape": "torus", "major_radius": RING_MAJOR, "minor_radius": RING_MINOR})
+    data["colliders"].append({"name": "gate", "shape": "bars", "count": 4, "spacing": 0.1, "radius": 0.01, "height": 0.4, "sampleable": True})
+    result = runner.invoke(app, ["validate", str(write_scene(tmp_path, data, "c.toml"))])
+    assert result.exit_code == 2
+    assert "events[0].form" in result.output and "its library is: ball" in result.output and "offer: crate" in result.output
+    assert "colliders[1].sampleable" in result.output and "4 separate solids" in result.output

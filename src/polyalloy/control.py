@@ -71,6 +71,8 @@ class Control:
         """Rate of change of the pose offsets [m/s], shape (body_count,)."""
         self.forms = [b.form_name for b in bodies]
         """Each body's current form (host)."""
+        self.library = [list(b.library) for b in bodies]
+        """Forms each body has sampled so far (host): its starting library, then what it touched."""
         self._moves: dict[int, PoseMove] = {}
 
     @property
@@ -113,7 +115,7 @@ class Control:
         moves = {str(b): [m.start, m.stop, m.origin.tolist(), m.destination.tolist()] for b, m in self._moves.items()}
         return self.targets.numpy(), {
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
-            "authority": self.authority.tolist(), "trauma": self.trauma.tolist(),
+            "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -125,6 +127,7 @@ class Control:
         self.body_offset.assign(self.offsets.astype(np.float32))
         self.authority = np.asarray(data["authority"], dtype=np.float32)
         self.trauma = np.asarray(data["trauma"], dtype=float)
+        self.library = [list(forms) for forms in data["library"]]
         self.body_authority.assign(self.authority)
         self.set_time(time)
 
@@ -146,7 +149,7 @@ class Control:
             # A fresh struct per collider: copying a wp.struct shares its storage, and the
             # Model's colliders must stay at their rest pose.
             collider = ColliderData()
-            for field in ("shape", "boundary", "friction", "origin", "rotation", "velocity", "angular_velocity", "params", "mesh"):
+            for field in ("shape", "boundary", "friction", "origin", "rotation", "velocity", "angular_velocity", "params", "mesh", "volume"):
                 setattr(collider, field, getattr(rest, field))
             if i in self._moving:
                 origin, rotation, velocity, angular_velocity = self._model.collider_motions[i](time)

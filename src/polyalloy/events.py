@@ -20,7 +20,7 @@ import numpy as np
 
 from .control import Control
 from .damage import apply_impact
-from .mimicry import Form, fill_form
+from .mimicry import Form, fill_form, rotation_y
 from .mimicry import assignment
 from .model import Model
 from .scene import Scene
@@ -62,22 +62,31 @@ class Timeline:
         """Time [s] of the next event, or infinity."""
         return self._events[self._next][1].at if self._next < len(self._events) else np.inf
 
-    def apply_due(self, time: float, state: State) -> list[AppliedEvent]:
-        """Apply every event due by `time` [s] to the Control or, for impacts, to `state`."""
+    def apply_due(self, time: float, states: list[State]) -> list[AppliedEvent]:
+        """Apply every event due by `time` [s] to the Control or to the current state
+        `states[0]` (impacts; a morph recolours every state, as no solver stage changes colour)."""
         applied = []
         while self._next < len(self._events) and self._events[self._next][1].at <= time:
             index, event = self._events[self._next]
             self._next += 1
             body = self._body_index[event.body]
+            kind = event.do
             if event.do == "morph":
-                detail = self.morph(body, event.form, state.x.numpy(), seed=index)
+                if event.form in self._control.library[body]:
+                    detail = self.morph(body, event.form, states, seed=index)
+                else:
+                    kind = "refused"
+                    detail = (
+                        f"morph to {event.form!r} refused: body {event.body!r} has not sampled it (never touched it); "
+                        f"its library is: {', '.join(self._control.library[body])}"
+                    )
             elif event.do == "impact":
-                detail = apply_impact(self._model, state, self._control, body, event)
+                detail = apply_impact(self._model, states[0], self._control, body, event)
             else:
                 destination = np.asarray(event.to, dtype=float) - self._model.bodies[body].position
                 self._control.move_body(body, destination, time, event.over)
                 detail = f"to {list(event.to)} over {event.over} s"
-            applied.append(AppliedEvent(time, event.body, event.do, detail))
+            applied.append(AppliedEvent(time, event.body, kind, detail))
         return applied
 
     def reassign_if_due(self, time: float, positions_now) -> None:
@@ -96,8 +105,9 @@ class Timeline:
                 perm = assignment.assign_targets(positions[sl] - self._control.offsets[b], mine, rng, body.spacing)
                 self._control.set_body_targets(b, mine[perm])
 
-    def morph(self, body: int, form_name: str, positions: np.ndarray, seed: int) -> str:
-        """Give `body` the form `form_name`: sample it, match the count, assign, upload."""
+    def morph(self, body: int, form_name: str, states: list[State], seed: int) -> str:
+        """Give `body` the form `form_name`: sample it, match the count, assign, upload the
+        targets, and give each particle the form's colour at its target."""
         info = self._model.bodies[body]
         form = self._forms[form_name]
         dx = self._model.grid.dx
@@ -108,7 +118,13 @@ class Timeline:
         count = sl.stop - sl.start
         sampled = len(points)
         points = assignment.match_count(points, count, rng)
-        perm = assignment.assign_targets(positions[sl] - self._control.offsets[body], points, rng, info.spacing)
-        self._control.set_body_targets(body, points[perm])
+        positions = states[0].x.numpy()[sl]
+        perm = assignment.assign_targets(positions - self._control.offsets[body], points, rng, info.spacing)
+        targets = points[perm]
+        self._control.set_body_targets(body, targets)
         self._control.forms[body] = form_name
+        # Row vectors: (x − position) R is the target in the form's own frame.
+        colors = np.asarray(form.color_at((targets - info.position) @ rotation_y(info.rotation_y)), dtype=np.float32)
+        for state in states:
+            state.set_colors(sl, colors)
         return f"form {form_name!r}: {sampled} points sampled for {count} particles"

@@ -107,7 +107,9 @@ class Model:
     collider_temperatures: list[float] = field(default_factory=list)
     """Held temperature of each collider [°C] (used by the thermal solver of a later issue)."""
     meshes: list = field(default_factory=list)
-    """wp.Mesh objects the colliders refer to, kept alive for the run."""
+    """wp.Mesh and wp.Volume objects the colliders refer to, kept alive for the run."""
+    sampleable: dict[int, str] = field(default_factory=dict)
+    """Collider index → the form a body adds to its library by touching that collider."""
 
     @property
     def particle_count(self) -> int:

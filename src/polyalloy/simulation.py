@@ -21,6 +21,7 @@ from .scene import Scene
 from .scene.build import build_scene
 from .solver import MPMSolver
 from .state import State
+from .touch import TouchSampler
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Simulation:
         self.last_stats = FrameStats(substeps=0, dt=0.0, wall_s=0.0)
         self._initial_body_mass = self._body_masses()
         self.timeline = Timeline(scene, self.model, self.control, self.forms)
+        self.touch = TouchSampler(self.model, [c.name for c in scene.colliders])
         self.applied_events: list[AppliedEvent] = []
         """Events applied during the last frame (the run writes them to events.csv)."""
 
@@ -93,7 +95,7 @@ class Simulation:
         while s < substeps:
             now = segment_start + (s - segment_first) * dt
             if self.timeline.next_event_time() <= now + 0.5 * dt:
-                applied = self.timeline.apply_due(now + 0.5 * dt, self.state)
+                applied = self.timeline.apply_due(now + 0.5 * dt, self._states)
                 self.applied_events += applied
                 if any(event.kind == "impact" for event in applied):
                     # A shot throws metal faster than this frame's plan allowed (CFL): re-plan
@@ -110,6 +112,7 @@ class Simulation:
         self.solver.check_finite(self.state)
         self.control.recover(self.frame_dt)
         self.frame += 1
+        self.applied_events += self.touch.sample(self.state, self.control, self.time)
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
         return self.last_stats

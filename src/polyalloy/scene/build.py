@@ -16,7 +16,7 @@ from ..control import Control
 from ..materials import MATERIALS, Constitutive, Material
 from ..mimicry import Form, FormError, MeshForm, fill_form, make_form, particle_volume
 from ..model import BodyInfo, GridSpec, Model
-from ..solver.colliders import BOUNDARY_CODES, SHAPE_CODES, ColliderData
+from ..solver.colliders import BOUNDARY_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
 from ..state import State
 from .errors import SceneError
@@ -106,15 +106,15 @@ def _motion(spec, origin: np.ndarray, rotation_deg: float):
 
 
 def build_colliders(scene: Scene, device: str) -> tuple[list[ColliderData], list, list, list[float]]:
-    """Colliders packed for the kernels, their motions, the wp.Mesh objects they use, their
-    temperatures [°C]; raises SceneError listing every bad collider."""
-    *built, errors = _colliders(scene, device)
+    """Colliders packed for the kernels, their motions, the wp.Mesh and wp.Volume objects they
+    use, their temperatures [°C]; raises SceneError listing every bad collider."""
+    *built, errors = _colliders(scene, device, build_forms(scene))
     if errors:
         raise SceneError(errors, path=scene.source_path)
     return tuple(built)
 
 
-def _colliders(scene: Scene, device: str):
+def _colliders(scene: Scene, device: str, forms: dict[str, Form]):
     """Like build_colliders, with the error lines returned last instead of raised."""
     colliders, motions, meshes, temperatures, errors = [], [], [], [], []
     for i, spec in enumerate(scene.colliders):
@@ -138,6 +138,14 @@ def _colliders(scene: Scene, device: str):
             data.mesh = mesh.id
             extent = float(np.linalg.norm(np.asarray(scene.scene.domain[1]) - np.asarray(scene.scene.domain[0])))
             data.params = wp.vec4(extent, 0.0, 0.0, 0.0)
+        elif spec.shape == "form":
+            if spec.form not in forms:
+                continue  # the unknown form is reported by the schema's cross check
+            form = forms[spec.form]
+            volume = bake_signed_distance(form.sdf, *form.bounds(), 0.5 * scene.scene.cell, device)
+            meshes.append(volume)
+            data.shape = SHAPE_CODES["form"]
+            data.volume = volume.id
         else:
             code, params = _collider_params(spec)
             data.shape = code
@@ -158,22 +166,66 @@ def _colliders(scene: Scene, device: str):
     return colliders, motions, meshes, temperatures, errors
 
 
+def _sampleable_forms(scene: Scene, forms: dict[str, Form]) -> tuple[dict[int, str], list[str]]:
+    """The form each sampleable collider gives a body that touches it (collider index → form
+    name), adding forms made from primitive colliders to `forms`; and error lines."""
+    sampleable, errors = {}, []
+    for i, spec in enumerate(scene.colliders):
+        if not spec.sampleable:
+            continue
+        if spec.shape == "form":
+            if spec.form in forms:
+                sampleable[i] = spec.form
+            continue
+        if spec.shape == "plane":
+            errors.append(f"colliders[{i}].sampleable: a plane has no size to take; set sampleable = false")
+            continue
+        if spec.shape == "bars":
+            errors.append(
+                f"colliders[{i}].sampleable: bars are {spec.count} separate solids and a form must be one solid "
+                "(no complex machines, S3); set sampleable = false"
+            )
+            continue
+        if spec.name in forms:
+            errors.append(
+                f"colliders[{i}].name: a sampleable collider gives a form named after it, and form {spec.name!r} "
+                "already exists; rename the collider or the form"
+            )
+            continue
+        params = {k: getattr(spec, k, None) for k in FORM_SIZE_KEYS}
+        mesh = getattr(spec, "mesh", None)
+        colors = spec.surface.colors
+        try:
+            forms[spec.name] = make_form(
+                spec.name, None if mesh is not None else spec.shape, mesh, params, colors[0] if colors else None, None, scene.base_dir,
+            )
+        except FormError as error:
+            errors.append(f"colliders[{i}]: {error}")
+            continue
+        sampleable[i] = spec.name
+    return sampleable, errors
+
+
 MORPH_VOLUME_TOLERANCE = 0.10
 """A form may differ from the body's volume by this fraction at most (equal size only, S2)."""
 
 
-def _morph_errors(scene: Scene, forms: dict[str, Form], bodies: list[BodyInfo]) -> list[str]:
-    """A morph must name a form the body has sampled (its form or library) of its own volume."""
+def _morph_errors(scene: Scene, forms: dict[str, Form], bodies: list[BodyInfo], touchable: set[str]) -> list[str]:
+    """A morph must name a form of the body's own volume that it has sampled (its form or
+    library) or can sample by touching a sampleable collider (`touchable`; whether it did is
+    known only when the morph is due)."""
     by_name = {b.name: b for b in bodies}
     errors = []
     for i, event in enumerate(scene.events):
         body = by_name.get(event.body)
         if event.do != "morph" or body is None or event.form not in forms:
             continue
-        if event.form not in body.library:
+        if event.form not in body.library and event.form not in touchable:
+            can_touch = f"; sampleable colliders offer: {', '.join(sorted(touchable))}" if touchable else ""
             errors.append(
                 f"events[{i}].form: body {body.name!r} has never sampled form {event.form!r}; its library is: "
-                f"{', '.join(body.library)} (add the form to bodies.library)"
+                f"{', '.join(body.library)}{can_touch} (add the form to bodies.library, or give the body a "
+                "sampleable collider of that shape to touch)"
             )
             continue
         body_volume = (body.particle_slice.stop - body.particle_slice.start) * body.spacing**3
@@ -267,9 +319,11 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             )
         )
         start += count
-    colliders, motions, meshes, collider_temperatures, collider_errors = _colliders(scene, device)
+    colliders, motions, meshes, collider_temperatures, collider_errors = _colliders(scene, device, forms)
     errors += collider_errors
-    errors += _morph_errors(scene, forms, bodies)
+    sampleable, sampleable_errors = _sampleable_forms(scene, forms)
+    errors += sampleable_errors
+    errors += _morph_errors(scene, forms, bodies, set(sampleable.values()))
     if not scene.bodies:
         errors.append("bodies: the scene has no body; add a [[bodies]] table")
     if errors:
@@ -301,6 +355,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         collider_motions=motions,
         meshes=meshes,
         collider_temperatures=collider_temperatures,
+        sampleable=sampleable,
     )
     state = State(model.particle_count, device)
     count = model.particle_count

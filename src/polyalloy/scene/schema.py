@@ -464,7 +464,9 @@ class _ColliderBase(_Spec):
         None, description="Fixed surface temperature [°C]; none: scene.ambient."
     )
     sampleable: bool = Field(
-        False, description="Whether bodies may take this collider's shape as a form (true/false)."
+        False,
+        description="Whether a body that touches it adds its shape, size and surface colours to its library "
+        "(true/false); the form is named after the collider, or after the form of a shape = 'form' collider.",
     )
     motion: MotionSpec | None = Field(None, description="How the collider moves; none: it stays put.")
 
@@ -552,6 +554,14 @@ class MeshCollider(_ColliderBase):
     scale: float = Field(1.0, gt=0, description="Uniform scale from mesh units to metres (dimensionless).")
 
 
+class FormCollider(_ColliderBase):
+    """A solid shaped like one of the scene's forms (a statue of the guard, say): its signed
+    distance is baked on a grid of half the cell size."""
+
+    shape: Literal["form"]
+    form: str = Field(description="Name of the form whose shape the solid has.")
+
+
 COLLIDER_KINDS = (
     PlaneCollider,
     BoxCollider,
@@ -560,6 +570,7 @@ COLLIDER_KINDS = (
     CylinderCollider,
     BarsCollider,
     MeshCollider,
+    FormCollider,
 )
 """Every collider shape; a new shape is a class here."""
 ColliderSpec = _tagged_union(COLLIDER_KINDS, "shape", BeforeValidator(_mesh_key_means_mesh_shape))
@@ -902,6 +913,16 @@ def cross_check(data: Any) -> list[tuple[Loc, str]]:
                 problems.append((("bodies", i, "library", j), _unknown("forms", form, names["forms"])))
         inside(("bodies", i, "position"), body.get("position", (0.0, 0.0, 0.0)), "the body's origin")
 
+    # A sampleable collider that is not shaped like a form gives a form named after itself.
+    touchable = [
+        c["name"] for _, c in _tables(data, "colliders")
+        if c.get("sampleable") is True and c.get("shape") != "form" and isinstance(c.get("name"), str)
+    ]
+    for i, collider in _tables(data, "colliders"):
+        form = collider.get("form")
+        if collider.get("shape") == "form" and isinstance(form, str) and form not in names["forms"]:
+            problems.append((("colliders", i, "form"), _unknown("forms", form, names["forms"])))
+
     for i, event in _tables(data, "events"):
         at = _number(event.get("at"))
         if at is not None and duration is not None and not 0 <= at <= duration:
@@ -916,8 +937,9 @@ def cross_check(data: Any) -> list[tuple[Loc, str]]:
         kind = _EVENT_BY_NAME.get(do, _EventBase) if isinstance(do, str) else _EventBase
         for key, target in kind.references.items():
             value = event.get(key)
-            if isinstance(value, str) and value not in names[target]:
-                problems.append((("events", i, key), _unknown(target, value, names[target])))
+            known = names[target] + (touchable if target == "forms" else [])
+            if isinstance(value, str) and value not in known:
+                problems.append((("events", i, key), _unknown(target, value, known)))
 
     cells: list[tuple[Loc, Any]] = [(("scene", "cell"), settings.get("cell"))]
     quality = data.get("quality") if isinstance(data.get("quality"), Mapping) else {}

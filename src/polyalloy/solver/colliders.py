@@ -13,6 +13,7 @@ only when moving into the surface), the last two with Coulomb friction.
 
 from __future__ import annotations
 
+import numpy as np
 import warp as wp
 
 SHAPE_PLANE = wp.constant(0)
@@ -22,8 +23,9 @@ SHAPE_CAPSULE = wp.constant(3)
 SHAPE_CYLINDER = wp.constant(4)
 SHAPE_BARS = wp.constant(5)
 SHAPE_MESH = wp.constant(6)
+SHAPE_BAKED = wp.constant(7)
 
-SHAPE_CODES = {"plane": 0, "box": 1, "sphere": 2, "capsule": 3, "cylinder": 4, "bars": 5, "mesh": 6}
+SHAPE_CODES = {"plane": 0, "box": 1, "sphere": 2, "capsule": 3, "cylinder": 4, "bars": 5, "mesh": 6, "form": 7}
 
 BOUNDARY_STICKY = wp.constant(0)
 BOUNDARY_SLIP = wp.constant(1)
@@ -47,6 +49,9 @@ class ColliderData:
     """Shape sizes: plane normal (x,y,z); box half extents; sphere (r); capsule (r, segment length);
     cylinder (r, length); bars (r, height, spacing, count); mesh (max query distance)."""
     mesh: wp.uint64
+    """wp.Mesh id of a mesh collider."""
+    volume: wp.uint64
+    """wp.Volume id of a baked signed distance (a form collider), in collider-local metres."""
 
 
 @wp.func
@@ -91,6 +96,8 @@ def _sdf_local(c: ColliderData, q: wp.vec3):
             closest = wp.mesh_eval_position(c.mesh, query.face, query.u, query.v)
             return query.sign * wp.length(q - closest)
         return p[0]
+    if c.shape == SHAPE_BAKED:
+        return wp.volume_sample_f(c.volume, wp.volume_world_to_index(c.volume, q), wp.Volume.LINEAR)
     # SHAPE_PLANE: the origin is a point on the plane, params hold its unit normal.
     return wp.dot(q, wp.vec3(p[0], p[1], p[2]))
 
@@ -141,3 +148,21 @@ def apply_boundary(v: wp.vec3, v_solid: wp.vec3, n: wp.vec3, boundary: int, fric
     if vt > 0.0:
         tangential = tangential * wp.max(0.0, 1.0 + friction * wp.min(vn, 0.0) / vt)
     return v_solid + tangential
+
+
+BAKE_PADDING = 3
+"""Voxels of margin around a baked shape; outside the baked box the distance reads as this
+margin (positive: outside the solid)."""
+
+
+def bake_signed_distance(sdf, lo: np.ndarray, hi: np.ndarray, voxel: float, device: str) -> wp.Volume:
+    """A wp.Volume holding `sdf` (an (M, 3) → (M,) function of local points [m], negative
+    inside) sampled every `voxel` [m] over the box [lo, hi] [m] plus BAKE_PADDING voxels; the
+    kernels read it with trilinear interpolation in collider-local metres."""
+    margin = BAKE_PADDING * voxel
+    lo = np.asarray(lo, dtype=float) - margin
+    counts = np.ceil((np.asarray(hi, dtype=float) + margin - lo) / voxel).astype(int) + 1
+    axes = [lo[a] + voxel * np.arange(counts[a]) for a in range(3)]
+    points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    values = np.asarray(sdf(points), dtype=np.float32).reshape(*counts)
+    return wp.Volume.load_from_numpy(values, min_world=tuple(lo), voxel_size=voxel, bg_value=margin, device=device)

@@ -251,6 +251,22 @@ def count_non_finite(x_in: wp.array(dtype=wp.vec3), v_in: wp.array(dtype=wp.vec3
         wp.atomic_add(out, 0, 1)
 
 
+@wp.kernel
+def touch_colliders(
+    x_in: wp.array(dtype=wp.vec3),
+    particle_body: wp.array(dtype=int),
+    colliders: wp.array(dtype=ColliderData),
+    sampleable: wp.array(dtype=int),
+    reach: float,
+    touched_out: wp.array2d(dtype=int),
+):
+    """touched_out[body, s] = 1 where a particle of `body` lies within `reach` [m] of the
+    surface of collider sampleable[s] (or inside it)."""
+    p, s = wp.tid()
+    if collider_sdf(colliders[sampleable[s]], x_in[p]) < reach:
+        touched_out[particle_body[p], s] = 1
+
+
 @wp.func
 def crater_weight(x: wp.vec3, point: wp.vec3, radius: float):
     """Share of an impact a particle at x takes: 1 − (d/r)² within the crater radius, else 0."""
