@@ -129,3 +129,32 @@ def test_forms_nothing_offers_and_machines_of_many_parts_are_refused(tmp_path):
     assert result.exit_code == 2
     assert "events[0].form" in result.output and "its library is: ball" in result.output and "offer: crate" in result.output
     assert "colliders[1].sampleable" in result.output and "4 separate solids" in result.output
+
+
+def test_a_flip_turns_the_form_through_itself_within_0_3_s(tmp_path):
+    # S5: "reorients through itself … no rotation of the whole": a 180° flip about the vertical
+    # axis completes (IoU ≥ 0.85 with the turned form) within 0.3 s. A ramp (a right
+    # triangular prism, 30 × 24 × 25 cm) is its own worst case: it overlaps its turned self by
+    # IoU 1/3, so nothing is reached for free. The body wills at gain 400/s² (at the default
+    # 200 the flip took 0.32 s: a flip is a sharp move).
+    import trimesh
+
+    corners = [[x, 0.0, z] for x in (-0.15, 0.15) for z in (-0.12, 0.12)] + [[x, 0.25, -0.12] for x in (-0.15, 0.15)]
+    trimesh.convex.convex_hull(np.array(corners)).export(tmp_path / "ramp.stl")
+    data = scene_dict("flip", 0.6, [[-0.4, 0.0, -0.4], [0.4, 0.5, 0.4]], 0.02, fps=48, walls="separate")
+    data["forms"] = [{"name": "ramp", "mesh": "ramp.stl"}]
+    data["bodies"] = [{"name": "alloy", "form": "ramp", "gain": 400.0}]
+    data["events"] = [{"do": "flip", "at": 0.1, "body": "alloy"}]
+    sim = make_simulation(data, tmp_path)
+    sim.step_frame()
+    before = sim.metrics_rows()[0]["iou"]
+    after_flip, reached = None, None
+    while sim.time < 0.6 and reached is None:
+        sim.step_frame()
+        row = sim.metrics_rows()[0]
+        if after_flip is None and sim.time > 0.1:
+            after_flip = row["iou"]
+        if sim.time > 0.1 and row["iou"] >= 0.85:
+            reached = sim.time - 0.1
+    assert before >= 0.85 and after_flip < 0.5, f"IoU {before:.3f} before the flip, {after_flip:.3f} just after"
+    assert reached is not None and reached <= 0.3, f"IoU {row['iou']:.3f} at {sim.time:.2f} s"

@@ -71,6 +71,9 @@ class Control:
         """Rate of change of the pose offsets [m/s], shape (body_count,)."""
         self.forms = [b.form_name for b in bodies]
         """Each body's current form (host)."""
+        self.turns = np.zeros(len(bodies))
+        """How far each body's form has been turned about its vertical axis by flips [degrees],
+        on top of the body's rotation."""
         self.library = [list(b.library) for b in bodies]
         """Forms each body has sampled so far (host): its starting library, then what it touched."""
         self._moves: dict[int, PoseMove] = {}
@@ -106,6 +109,10 @@ class Control:
         if np.any(self.authority != before):
             self.body_authority.assign(self.authority)
 
+    def heading(self, body: int) -> float:
+        """Rotation of a body's current form about its vertical axis [degrees]."""
+        return float(self._model.bodies[body].rotation_y + self.turns[body])
+
     def move_body(self, body: int, destination_offset: np.ndarray, start: float, duration: float) -> None:
         """Move a body's form from its current offset to `destination_offset` [m] over `duration` [s]."""
         self._moves[body] = PoseMove(start, start + duration, self.offsets[body].copy(), np.asarray(destination_offset, dtype=float))
@@ -116,6 +123,7 @@ class Control:
         return self.targets.numpy(), {
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
+            "turns": self.turns.tolist(),
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -128,6 +136,7 @@ class Control:
         self.authority = np.asarray(data["authority"], dtype=np.float32)
         self.trauma = np.asarray(data["trauma"], dtype=float)
         self.library = [list(forms) for forms in data["library"]]
+        self.turns = np.asarray(data["turns"], dtype=float)
         self.body_authority.assign(self.authority)
         self.set_time(time)
 

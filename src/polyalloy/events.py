@@ -5,6 +5,9 @@
   body's particle count, and assigned one-to-one to the particles by approximate optimal
   transport (mimicry.assignment).
 - `move`: the body's form slides to a new place over a time; its targets move with it.
+- `flip`: the body's form turns about its vertical axis (180°: the face emerges from the
+  back of the head, S5); the particles flow through the body to the turned form's points
+  instead of the whole body rotating.
 - `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage).
 - Every REASSIGN_EVERY seconds each willed body's targets are re-assigned to its particles as
   they are now: a particle pushed far from its target (a splash, a crossing) takes a nearer
@@ -80,6 +83,10 @@ class Timeline:
                         f"morph to {event.form!r} refused: body {event.body!r} has not sampled it (never touched it); "
                         f"its library is: {', '.join(self._control.library[body])}"
                     )
+            elif event.do == "flip":
+                self._control.turns[body] += event.angle
+                detail = self.morph(body, self._control.forms[body], states, seed=index)
+                detail = f"turned {event.angle:g}° through itself; {detail}"
             elif event.do == "impact":
                 detail = apply_impact(self._model, states[0], self._control, body, event)
             else:
@@ -113,7 +120,7 @@ class Timeline:
         dx = self._model.grid.dx
         per_cell = round((dx / info.spacing) ** 3)
         rng = np.random.default_rng([self._scene.scene.seed, body, seed, 1])
-        points, _ = fill_form(form, info.position, dx, per_cell, rng, info.rotation_y)
+        points, _ = fill_form(form, info.position, dx, per_cell, rng, self._control.heading(body))
         sl = info.particle_slice
         count = sl.stop - sl.start
         sampled = len(points)
@@ -124,7 +131,7 @@ class Timeline:
         self._control.set_body_targets(body, targets)
         self._control.forms[body] = form_name
         # Row vectors: (x − position) R is the target in the form's own frame.
-        colors = np.asarray(form.color_at((targets - info.position) @ rotation_y(info.rotation_y)), dtype=np.float32)
+        colors = np.asarray(form.color_at((targets - info.position) @ rotation_y(self._control.heading(body))), dtype=np.float32)
         for state in states:
             state.set_colors(sl, colors)
         return f"form {form_name!r}: {sampled} points sampled for {count} particles"

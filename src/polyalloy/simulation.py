@@ -145,7 +145,7 @@ class Simulation:
         lo, hi = self.forms[self.control.forms[body_index]].bounds()
         corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         # Row vectors: R·local is local @ Rᵀ.
-        world = self._pose_position(body_index) + corners @ rotation_y(body.rotation_y).T
+        world = self._pose_position(body_index) + corners @ rotation_y(self.control.heading(body_index)).T
         return world.min(axis=0), world.max(axis=0)
 
     def _pose_position(self, body_index: int) -> np.ndarray:
@@ -156,7 +156,7 @@ class Simulation:
         """World-space SDF of a body's current form at its pose: (M,3) points [m] → distances [m]."""
         body = self.model.bodies[body_index]
         form = self.forms[self.control.forms[body_index]]
-        rotation = rotation_y(body.rotation_y)
+        rotation = rotation_y(self.control.heading(body_index))
         position = self._pose_position(body_index)
 
         def sdf(points: np.ndarray) -> np.ndarray:

@@ -735,6 +735,14 @@ class MoveEvent(_EventBase):
     over: float = Field(ge=0, description="Time the move takes [s].")
 
 
+class FlipEvent(_EventBase):
+    """The body reorients through itself: its form turns about its vertical axis while the
+    metal flows inside it (S5), with no rotation of the whole."""
+
+    do: Literal["flip"]
+    angle: float = Field(180.0, description="Turn about the vertical axis [degrees]; 180: face to the back.")
+
+
 class ImpactEvent(_EventBase):
     """A gunshot: the projectile's momentum and part of its energy go into a crater of the body,
     and the shock costs the body authority (trauma)."""
@@ -761,7 +769,7 @@ class ImpactEvent(_EventBase):
         return value
 
 
-EVENT_KINDS = (MorphEvent, MoveEvent, ImpactEvent)
+EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ImpactEvent)
 """Every event kind; a new kind is a class here (its `do` Literal is its name)."""
 EventSpec = _tagged_union(EVENT_KINDS, "do")
 """One ``[[events]]`` table: an event of any kind, told apart by ``do``."""
