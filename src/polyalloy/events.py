@@ -8,6 +8,7 @@
 - `flip`: the body's form turns about its vertical axis (180°: the face emerges from the
   back of the head, S5); the particles flow through the body to the turned form's points
   instead of the whole body rotating.
+- `extrude`: a part morph (S4): a limb becomes a blade or a needle (mimicry.extrusion).
 - `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage).
 - Every REASSIGN_EVERY seconds each willed body's targets are re-assigned to its particles as
   they are now: a particle pushed far from its target (a splash, a crossing) takes a nearer
@@ -23,7 +24,7 @@ import numpy as np
 
 from .control import Control
 from .damage import apply_impact
-from .mimicry import Form, fill_form, rotation_y
+from .mimicry import Extrusion, Form, Humanoid, fill_form, rotation_y
 from .mimicry import assignment
 from .model import Model
 from .scene import Scene
@@ -87,6 +88,8 @@ class Timeline:
                 self._control.turns[body] += event.angle
                 detail = self.morph(body, self._control.forms[body], states, seed=index)
                 detail = f"turned {event.angle:g}° through itself; {detail}"
+            elif event.do == "extrude":
+                kind, detail = self.extrude(body, event, states, seed=index)
             elif event.do == "impact":
                 detail = apply_impact(self._model, states[0], self._control, body, event)
             else:
@@ -111,6 +114,17 @@ class Timeline:
                 rng = np.random.default_rng([self._scene.scene.seed, b, int(round(time * 1000))])
                 perm = assignment.assign_targets(positions[sl] - self._control.offsets[b], mine, rng, body.spacing)
                 self._control.set_body_targets(b, mine[perm])
+
+    def extrude(self, body: int, event, states: list[State], seed: int) -> tuple[str, str]:
+        """Grow a blade from a limb of the body's current form (or of the form under its
+        present blade); (kind, detail) for events.csv, kind "refused" if the form has no limbs."""
+        current = self._forms[self._control.forms[body]]
+        base = current.base if isinstance(current, Extrusion) else current
+        if not isinstance(base, Humanoid):
+            return "refused", f"extrude refused: form {base.name!r} has no limb {event.part!r} (only humanoid forms do)"
+        blade = Extrusion(base, event.part, event.length, event.width, event.thickness)
+        self._forms[blade.name] = blade
+        return "extrude", f"{event.part} → blade {event.length:g} m; " + self.morph(body, blade.name, states, seed)
 
     def morph(self, body: int, form_name: str, states: list[State], seed: int) -> str:
         """Give `body` the form `form_name`: sample it, match the count, assign, upload the

@@ -17,10 +17,12 @@ from polyalloy.mimicry.forms import (
 )
 from polyalloy.mimicry.assignment import assign_targets, match_count
 from polyalloy.mimicry.humanoid import Humanoid
+from polyalloy.mimicry.extrusion import Extrusion
 from polyalloy.mimicry.meshes import MeshForm
 from polyalloy.mimicry.sampling import estimate_volume, fill_form, particle_volume, rotation_y
 
 __all__ = [
+    "Extrusion",
     "SHAPE_NAMES",
     "SILVER",
     "Blade",

@@ -209,24 +209,44 @@ class Humanoid(Form):
         result[:, order] = rows
         return result.T
 
-    def sdf(self, p):
+    def sdf(self, p, without: tuple[str, ...] = ()):
         """Signed distance [m] at local points ``p`` (N, 3) [m], shape (N,): the smooth union of
-        the primitives and of the constant ``exact_within`` - ``blend``. So it is 1-Lipschitz
-        everywhere, the union's own value within about ``exact_within`` - 3 ``blend`` of the body,
-        and capped near ``exact_within`` farther out."""
+        the primitives (of every part not named in ``without``) and of the constant
+        ``exact_within`` - ``blend``. So it is 1-Lipschitz everywhere, the union's own value
+        within about ``exact_within`` - 3 ``blend`` of the body, and capped near
+        ``exact_within`` farther out."""
         order, ps = _sorted_by_height(as_points(p))
+        skipped = {self.part_names.index(part) for part in without}
         # Starting the chain at that constant makes skipping far primitives exact: a primitive
         # is skipped only where it is at least exact_within away, and smooth_min ignores a term
         # that exceeds the running value by the blend radius.
         d = np.full(len(ps), self.exact_within - self.blend)
-        for _, near, e in self._near_primitives(ps):
-            d[near] = smooth_min(d[near], e, self.blend)
+        for part, near, e in self._near_primitives(ps):
+            if part not in skipped:
+                d[near] = smooth_min(d[near], e, self.blend)
         result = np.empty_like(d)
         result[order] = d
         return result
 
     def part_of(self, p):
         return np.argmin(self.part_distances(p).T, axis=0)
+
+    def limb(self, part: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """The limb that starts at ``part`` (one of ``LIMB_PARTS``, e.g. "forearm_r"): its root
+        point [m], its unit direction and the parts it consists of (``part`` and the parts
+        beyond it), for part morphs that grow a blade in its place."""
+        kind, _, side = part.rpartition("_")
+        if kind not in LIMB_PARTS or side not in ("l", "r"):
+            raise ValueError(f"{part!r} is not a limb part; limb parts are: {', '.join(self.limb_part_names())}")
+        index = self.part_names.index(part)
+        start, end = next((prim[1], prim[2]) for p, prim, *_ in self._prims if p == index)
+        direction = (end - start) / np.linalg.norm(end - start)
+        return start.copy(), direction, (part, *(f"{beyond}_{side}" for beyond in LIMB_PARTS[kind]))
+
+    @classmethod
+    def limb_part_names(cls) -> list[str]:
+        """Every part a limb can start at (see ``limb``)."""
+        return [f"{kind}_{side}" for kind in LIMB_PARTS for side in ("l", "r")]
 
     def _near_primitives(self, ps: np.ndarray):
         """For points ``ps`` (N, 3) [m] sorted by height, yield (part index, point indices,
@@ -248,6 +268,17 @@ class Humanoid(Form):
     def volume(self):
         """Volume [m^3]: a lattice count at 5 mm for the 1.80 m figure, scaled by (height / 1.8)^3."""
         return _reference_volume() * (self.height / REFERENCE_HEIGHT) ** 3
+
+
+LIMB_PARTS = {
+    "upper_arm": ("forearm", "hand", "index"),
+    "forearm": ("hand", "index"),
+    "index": (),
+    "thigh": ("shin", "foot"),
+    "shin": ("foot",),
+}
+"""Parts a limb can start at (their first primitive is a round cone from the root joint), each
+with the parts beyond it that belong to the limb."""
 
 
 def _sorted_by_height(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ import warp as wp
 
 from ..control import Control
 from ..materials import MATERIALS, Constitutive, Material
-from ..mimicry import Form, FormError, MeshForm, fill_form, make_form, particle_volume
+from ..mimicry import Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
@@ -218,6 +218,15 @@ def _morph_errors(scene: Scene, forms: dict[str, Form], bodies: list[BodyInfo], 
     errors = []
     for i, event in enumerate(scene.events):
         body = by_name.get(event.body)
+        if event.do == "extrude" and body is not None:
+            if not any(isinstance(forms.get(name), Humanoid) for name in body.library):
+                errors.append(f"events[{i}].body: body {body.name!r} has no humanoid form to grow a blade from")
+            elif event.part not in Humanoid.limb_part_names():
+                errors.append(
+                    f"events[{i}].part: {event.part!r} is not a limb part; a blade grows from one of: "
+                    f"{', '.join(Humanoid.limb_part_names())}"
+                )
+            continue
         if event.do != "morph" or body is None or event.form not in forms:
             continue
         if event.form not in body.library and event.form not in touchable:

@@ -743,6 +743,20 @@ class FlipEvent(_EventBase):
     angle: float = Field(180.0, description="Turn about the vertical axis [degrees]; 180: face to the back.")
 
 
+class ExtrudeEvent(_EventBase):
+    """A part morph (S4): the limb starting at `part` becomes a blade, the rest of the form
+    unchanged; a later morph to the whole form takes it back."""
+
+    do: Literal["extrude"]
+    part: str = Field(
+        description="Humanoid part the blade grows from, replacing it and the parts beyond it: upper_arm_l/r, "
+        "forearm_l/r (arm → blade), index_l/r (finger → needle), thigh_l/r, shin_l/r."
+    )
+    length: float = Field(0.6, gt=0, description="Length of the blade from the limb's root [m].")
+    width: float = Field(0.09, gt=0, description="Width of the blade [m].")
+    thickness: float = Field(0.02, gt=0, description="Thickness of the blade [m]; equal to width: a needle.")
+
+
 class ImpactEvent(_EventBase):
     """A gunshot: the projectile's momentum and part of its energy go into a crater of the body,
     and the shock costs the body authority (trauma)."""
@@ -769,7 +783,7 @@ class ImpactEvent(_EventBase):
         return value
 
 
-EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ImpactEvent)
+EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, ImpactEvent)
 """Every event kind; a new kind is a class here (its `do` Literal is its name)."""
 EventSpec = _tagged_union(EVENT_KINDS, "do")
 """One ``[[events]]`` table: an event of any kind, told apart by ``do``."""
