@@ -81,3 +81,53 @@ def test_craters_heal_and_healing_slows_as_trauma_accumulates():
     assert heal1 is not None and heal2 is not None, f"IoU at the end {rows[-1]['iou']:.3f}, before the shots {before1:.3f}, {before2:.3f}"
     assert heal2 >= heal1 + 5.0 / 24.0, f"healing took {heal1:.2f} s, then {heal2:.2f} s"
     assert rows[-1]["fragments"] == 1
+
+
+def _cleave_run():
+    # A 3 cm steel plate cuts a 15 cm ball in two down to the floor at 3 m/s, stays 0.4 s and
+    # is pulled out: in at 0.2–0.3 s, out at 0.7–0.8 s.
+    data = _ball_scene(2.4, [{
+        "do": "cleave", "at": 0.2, "body": "alloy", "start": [0.0, 0.5, 0.0], "end": [0.0, 0.0, 0.0],
+        "over": 0.1, "hold": 0.4, "size": [0.03, 0.6, 0.5],
+    }])
+    data["forms"][0]["radius"] = 0.15
+    sim = make_simulation(data)
+    rows, deepest = [], np.inf
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        rows += sim.metrics_rows()
+        if 0.3 <= sim.time <= 0.7:
+            # Exact distance to the lodged plate, x ∈ ±0.015, y ∈ [0, 0.6], z ∈ ±0.25 [m].
+            d = np.abs(sim.state.x.numpy() - [0.0, 0.3, 0.0]) - [0.015, 0.3, 0.25]
+            inside = np.minimum(d.max(axis=1), 0.0) + np.linalg.norm(np.maximum(d, 0.0), axis=1)
+            deepest = min(deepest, float(inside.min()))
+    return rows, deepest
+
+
+@pytest.fixture(scope="module")
+def cleave_rows():
+    return _cleave_run()
+
+
+def test_a_cleaving_bar_splits_the_body_and_it_re_forms_within_1_5_s(cleave_rows):
+    # D2 (000, 003: cleaved head to navel by a steel bar, it pulls the bar out and rejoins):
+    # while the bar is lodged the body is two halves and no particle is inside the bar; within
+    # 1.5 s of the bar leaving (0.8 s) the IoU is back to ≥ 0.85.
+    rows, deepest = cleave_rows
+    lodged = [r for r in rows if 0.35 <= r["time"] <= 0.7]
+    assert all(r["largest_fragment"] < 0.6 for r in lodged), "the bar did not cut the ball in two"
+    assert deepest >= -1e-4, f"a particle was {-deepest * 1000:.2f} mm inside the bar"
+    healed = [r["time"] for r in rows if r["time"] > 0.8 and r["iou"] >= 0.85]
+    assert healed and healed[0] - 0.8 <= 1.5
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Measured 2026-11-22 at a 2 cm cell: 0.7 s after the bar leaves the halves are 1.62 cm apart "
+    "(0.8 of a cell: they share grid nodes and move as one, IoU 0.91), but DESIGN's fragment link is 1.5 "
+    "particle spacings (1.5 cm); the sub-cell seam closes 1.62 s after the bar leaves. Open in issue 3.",
+)
+def test_the_cleaved_halves_are_one_fragment_again_within_1_5_s(cleave_rows):
+    rows, _ = cleave_rows
+    joined = [r["time"] for r in rows if r["time"] > 0.8 and r["fragments"] == 1 and r["largest_fragment"] > 0.95]
+    assert joined and joined[0] - 0.8 <= 1.5, f"one fragment again at {joined[0] if joined else None} s"

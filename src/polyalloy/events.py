@@ -9,6 +9,8 @@
   back of the head, S5); the particles flow through the body to the turned form's points
   instead of the whole body rotating.
 - `extrude`: a part morph (S4): a limb becomes a blade or a needle (mimicry.extrusion).
+- `cleave`: a steel bar (a keyframed box collider the scene adds) cuts into the body, stays
+  lodged and is pulled out (D2); the wound costs authority.
 - `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage).
 - Every REASSIGN_EVERY seconds each willed body's targets are re-assigned to its particles as
   they are now: a particle pushed far from its target (a splash, a crossing) takes a nearer
@@ -90,6 +92,12 @@ class Timeline:
                 detail = f"turned {event.angle:g}° through itself; {detail}"
             elif event.do == "extrude":
                 kind, detail = self.extrude(body, event, states, seed=index)
+            elif event.do == "cleave":
+                self._control.traumatise(body, event.trauma)
+                detail = (
+                    f"a bar cuts from {list(event.start)} to {list(event.end)} in {event.over:g} s, stays {event.hold:g} s, "
+                    f"is pulled out; authority now {float(self._control.authority[body]):.2f}"
+                )
             elif event.do == "impact":
                 detail = apply_impact(self._model, states[0], self._control, body, event)
             else:

@@ -64,7 +64,7 @@ def make_renderer(sim: Simulation) -> PreviewRenderer:
 def _collider_dicts(sim: Simulation) -> list[dict]:
     """Collider tables as the renderer draws them, at their pose at the current time."""
     tables = []
-    for spec, motion in zip(sim.scene.colliders, sim.model.collider_motions):
+    for spec, motion in zip(sim.scene.all_colliders(), sim.model.collider_motions):
         table = spec.model_dump()
         if motion is not None:
             origin = np.asarray(motion(sim.time)[0])
@@ -109,7 +109,7 @@ def run_simulation(
     run.write_run_json(
         status="running", device=sim.device, seed=sim.scene.scene.seed, scene=sim.scene.scene.name, frames=total,
         particles=sim.model.particle_count, lanes=sim.solver.lanes,
-        collider_temperatures={spec.name: t for spec, t in zip(sim.scene.colliders, sim.model.collider_temperatures)},
+        collider_temperatures={spec.name: t for spec, t in zip(sim.scene.all_colliders(), sim.model.collider_temperatures)},
     )
     try:
         _frames(sim, run, total, video, progress)

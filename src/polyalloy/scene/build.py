@@ -117,7 +117,7 @@ def build_colliders(scene: Scene, device: str) -> tuple[list[ColliderData], list
 def _colliders(scene: Scene, device: str, forms: dict[str, Form]):
     """Like build_colliders, with the error lines returned last instead of raised."""
     colliders, motions, meshes, temperatures, errors = [], [], [], [], []
-    for i, spec in enumerate(scene.colliders):
+    for i, spec in enumerate(scene.all_colliders()):
         data = ColliderData()
         origin = np.asarray(spec.position, dtype=float)
         if spec.shape == "plane":

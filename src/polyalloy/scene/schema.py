@@ -757,6 +757,33 @@ class ExtrudeEvent(_EventBase):
     thickness: float = Field(0.02, gt=0, description="Thickness of the blade [m]; equal to width: a needle.")
 
 
+class CleaveEvent(_EventBase):
+    """A steel bar hacks into the body, stays lodged, and is pulled back out (D2): a box
+    collider moving start → end over `over` s, held `hold` s, then back to start."""
+
+    do: Literal["cleave"]
+    start: Vec3 = Field(description="Where the bar's origin (centre of its bottom face) starts, clear of the body [m].")
+    end: Vec3 = Field(description="Where the bar's origin is when it is lodged deepest [m].")
+    over: float = Field(0.15, gt=0, description="Time the bar takes to cut in, and to be pulled out [s].")
+    hold: float = Field(0.5, ge=0, description="Time the bar stays lodged [s].")
+    size: Size3 = Field(
+        (0.03, 1.0, 0.6), description="Full extents [x, y, z] of the bar [m]: thin in x, tall enough to split head to navel."
+    )
+    trauma: float = Field(0.3, ge=0, le=1, description="Authority the wound takes from the body (0..1).")
+
+    def bar(self, index: int, temperature: float) -> "BoxCollider":
+        """The bar as a keyframed box collider named after the event, at `temperature` [°C]."""
+        path = [[self.at, *self.start], [self.at + self.over, *self.end],
+                [self.at + self.over + self.hold, *self.end], [self.at + 2 * self.over + self.hold, *self.start]]
+        if self.at > 0.0:
+            path.insert(0, [0.0, *self.start])
+        return BoxCollider(
+            name=f"cleave_bar_{index}", shape="box", size=self.size, position=self.start,
+            surface=SurfaceSpec(friction=0.0, colors=[(0.5, 0.52, 0.55)]), motion=MotionSpec(path=path),
+            temperature=temperature,
+        )
+
+
 class ImpactEvent(_EventBase):
     """A gunshot: the projectile's momentum and part of its energy go into a crater of the body,
     and the shock costs the body authority (trauma)."""
@@ -783,7 +810,7 @@ class ImpactEvent(_EventBase):
         return value
 
 
-EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, ImpactEvent)
+EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, CleaveEvent, ImpactEvent)
 """Every event kind; a new kind is a class here (its `do` Literal is its name)."""
 EventSpec = _tagged_union(EVENT_KINDS, "do")
 """One ``[[events]]`` table: an event of any kind, told apart by ``do``."""
@@ -1013,6 +1040,11 @@ class Scene(_Spec):
         if not isinstance(other, Scene):
             return NotImplemented
         return self.model_dump() == other.model_dump()
+
+    def all_colliders(self) -> list:
+        """The scene's colliders, then the steel bars its cleave events swing (in event order)."""
+        bars = [e.bar(i, self.scene.ambient) for i, e in enumerate(self.events) if e.do == "cleave"]
+        return [*self.colliders, *bars]
 
     @property
     def source_path(self) -> Path | None:
