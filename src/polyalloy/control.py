@@ -16,6 +16,7 @@ import warp as wp
 
 from .model import Model
 from .solver.colliders import ColliderData
+from .solver.kernels import WILL_FORM, WILL_HOLD
 
 
 @dataclass
@@ -57,6 +58,14 @@ class Control:
         gain, pull bound and gravity compensation it can exert now."""
         self.trauma = np.zeros(len(bodies))
         """Trauma each body has accumulated so far [authority units]; it slows the recovery."""
+        self.hold_mask = np.zeros(model.particle_count, dtype=bool)
+        """Particles of pieces left behind (host): they hold their shape where they are, their
+        target a fixed world point, until the body reaches them again (polyalloy.reach)."""
+        self.home_targets = np.zeros((model.particle_count, 3), dtype=np.float32)
+        """For held particles, the form target (base pose) [m] they return to on rejoining."""
+        self.will_mode = wp.full(model.particle_count, int(WILL_FORM), dtype=int, device=device)
+        """Per particle: WILL_FORM (pulled to its form target at the body's pose) or WILL_HOLD
+        (to its fixed world target), on the device."""
         self.body_authority = wp.array(self.authority, dtype=float, device=device)
         """Authority per body on the device, shape (body_count,)."""
         self.body_gain = wp.array([b.gain for b in bodies], dtype=float, device=device)
@@ -83,11 +92,61 @@ class Control:
         return bool(self._moving)
 
     def set_body_targets(self, body: int, targets: np.ndarray) -> None:
-        """Replace a body's targets (base pose, [m], shape (its particle count, 3))."""
+        """Replace a body's form targets (base pose, [m], shape (its particle count, 3)); a held
+        particle keeps its world target and returns to its new form target on rejoining."""
         sl = self._model.bodies[body].particle_slice
         full = self.targets.numpy()
-        full[sl] = targets
+        held = self.hold_mask[sl]
+        self.home_targets[sl][held] = targets[held]
+        full[sl][~held] = targets[~held]
         self.targets.assign(full)
+
+    def form_targets(self, body: int) -> np.ndarray:
+        """A body's form targets (base pose) [m], (its particle count, 3), held particles' included."""
+        sl = self._model.bodies[body].particle_slice
+        targets = self.targets.numpy()[sl]
+        held = self.hold_mask[sl]
+        targets[held] = self.home_targets[sl][held]
+        return targets
+
+    def hold(self, particles: np.ndarray, world_points: np.ndarray) -> None:
+        """Hold `particles` (indices) at `world_points` [m] instead of their form targets."""
+        full = self.targets.numpy()
+        self.home_targets[particles] = full[particles]
+        full[particles] = world_points
+        self.hold_mask[particles] = True
+        self.targets.assign(full)
+        self._upload_modes()
+
+    def follow(self, particles: np.ndarray, positions: np.ndarray, pieces: np.ndarray) -> None:
+        """Move held particles' targets with their pieces: each piece's targets are shifted so
+        their centroid is the piece's centroid (`positions` [m] and piece labels `pieces` of
+        `particles`), keeping its shape but not its place."""
+        full = self.targets.numpy()
+        counts = np.bincount(pieces).astype(float)
+        present = counts > 0
+        shift = np.zeros((len(counts), 3))
+        for axis in range(3):
+            shift[present, axis] = (np.bincount(pieces, positions[:, axis]) - np.bincount(pieces, full[particles, axis]))[present] / counts[present]
+        full[particles] += shift[pieces].astype(np.float32)
+        self.targets.assign(full)
+
+    def release(self, particles: np.ndarray) -> None:
+        """Return held `particles` (indices) to their form targets."""
+        full = self.targets.numpy()
+        full[particles] = self.home_targets[particles]
+        self.hold_mask[particles] = False
+        self.targets.assign(full)
+        self._upload_modes()
+
+    def restore_holds(self, hold_mask: np.ndarray, home_targets: np.ndarray) -> None:
+        """Undo the held pieces' part of a checkpoint (see Simulation.checkpoint_arrays)."""
+        self.hold_mask = np.asarray(hold_mask, dtype=bool).copy()
+        self.home_targets = np.asarray(home_targets, dtype=np.float32).copy()
+        self._upload_modes()
+
+    def _upload_modes(self) -> None:
+        self.will_mode.assign(np.where(self.hold_mask, int(WILL_HOLD), int(WILL_FORM)).astype(np.int32))
 
     def traumatise(self, body: int, amount: float) -> None:
         """A shock to a willed body: it loses `amount` of authority (not below 0) and the trauma

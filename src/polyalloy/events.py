@@ -109,19 +109,23 @@ class Timeline:
 
     def reassign_if_due(self, time: float, positions_now) -> None:
         """Re-assign every willed body's targets if REASSIGN_EVERY has passed since the last time;
-        `positions_now()` gives the particles' positions [m] (read only when needed)."""
+        `positions_now()` gives the particles' positions [m] (read only when needed). Held
+        particles (pieces left behind) do not trade: the body re-forms without them, missing
+        what was severed, and they keep the form targets they return to."""
         if time - self._last_reassign < REASSIGN_EVERY - 1e-9 or not self._control.authority.any():
             return
         self._last_reassign = REASSIGN_EVERY * np.floor(time / REASSIGN_EVERY + 1e-9)
         positions = positions_now()
-        targets = self._control.targets.numpy()
         for b, body in enumerate(self._model.bodies):
             if self._control.authority[b] > 0.0:
                 sl = body.particle_slice
-                mine = targets[sl]
+                mine = self._control.form_targets(b)
+                reached = np.flatnonzero(~self._control.hold_mask[sl])
                 rng = np.random.default_rng([self._scene.scene.seed, b, int(round(time * 1000))])
-                perm = assignment.assign_targets(positions[sl] - self._control.offsets[b], mine, rng, body.spacing)
-                self._control.set_body_targets(b, mine[perm])
+                perm = assignment.assign_targets(
+                    positions[sl][reached] - self._control.offsets[b], mine[reached], rng, body.spacing)
+                mine[reached] = mine[reached][perm]
+                self._control.set_body_targets(b, mine)
 
     def extrude(self, body: int, event, states: list[State], seed: int) -> tuple[str, str]:
         """Grow a blade from a limb of the body's current form (or of the form under its

@@ -60,7 +60,7 @@ def _as_points(positions: np.ndarray) -> np.ndarray:
     return np.asarray(positions, dtype=np.float64).reshape(-1, 3)
 
 
-def _piece_labels(points: np.ndarray, spacing: float) -> np.ndarray:
+def piece_labels(points: np.ndarray, spacing: float) -> np.ndarray:
     """Connected-component label of each point, linking points within ``LINK_SPACINGS * spacing``.
 
     Args:
@@ -104,7 +104,7 @@ def fragments(positions: np.ndarray, masses: np.ndarray, spacing: float) -> tupl
     masses = np.asarray(masses, dtype=np.float64).reshape(-1)
     if len(points) == 0:
         return 0, 0.0
-    labels = _piece_labels(points, spacing)
+    labels = piece_labels(points, spacing)
     is_fragment = np.bincount(labels) >= MIN_PIECE_PARTICLES
     count = int(np.count_nonzero(is_fragment))
     total = float(masses.sum())
@@ -139,7 +139,7 @@ def solid_pieces(
     ).reshape(-1)
     if np.count_nonzero(solid) < MIN_PIECE_PARTICLES:
         return 0
-    labels = _piece_labels(points[solid], spacing)
+    labels = piece_labels(points[solid], spacing)
     return int(np.count_nonzero(np.bincount(labels) >= MIN_PIECE_PARTICLES))
 
 

@@ -63,6 +63,8 @@ class BodyInfo:
     """Bound of the will's pull [m/s²]."""
     recovery: float
     """Authority regained per second after trauma [1/s], before the accumulated-trauma slow-down."""
+    reach: float
+    """Distance from the body's largest piece within which its will holds other pieces [m]."""
     library: tuple[str, ...]
     """Forms the body may take: its starting form and its library."""
 

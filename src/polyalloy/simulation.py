@@ -22,6 +22,7 @@ from .scene.build import build_scene
 from .solver import MPMSolver
 from .state import State
 from .touch import TouchSampler
+from .reach import WillReach
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Simulation:
         self._initial_body_mass = self._body_masses()
         self.timeline = Timeline(scene, self.model, self.control, self.forms)
         self.touch = TouchSampler(self.model, [c.name for c in scene.colliders])
+        self.reach = WillReach(self.model)
         self.applied_events: list[AppliedEvent] = []
         """Events applied during the last frame (the run writes them to events.csv)."""
 
@@ -113,6 +115,8 @@ class Simulation:
         self.control.recover(self.frame_dt)
         self.frame += 1
         self.applied_events += self.touch.sample(self.state, self.control, self.time)
+        if self.control.authority.any():
+            self.applied_events += self.reach.update(self.state.x.numpy(), self.control, self.time)
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
         return self.last_stats
@@ -222,7 +226,8 @@ class Simulation:
             "frame": self.frame, "particle_count": self.model.particle_count, "scene_sha256": self._scene_digest(),
             "lanes": self.solver.lanes, "will": will,
         }
-        return {**self.state.to_numpy(), "targets": targets}, meta
+        held = {"hold_mask": self.control.hold_mask, "home_targets": self.control.home_targets}
+        return {**self.state.to_numpy(), "targets": targets, **held}, meta
 
     def restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
         """Resume from `checkpoint_arrays()` output; ValueError if it belongs to another scene."""
@@ -236,6 +241,7 @@ class Simulation:
         self._states[1].copy_from(self.state)
         self.frame = int(meta["frame"])
         self.control.restore(arrays["targets"], meta["will"], self.time)
+        self.control.restore_holds(arrays["hold_mask"], arrays["home_targets"])
         self.timeline.skip_to(self.time)
 
     def run(self, out: str | Path, **options) -> Path:

@@ -324,7 +324,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             BodyInfo(
                 name=spec.name, material=material, form_name=spec.form, position=np.asarray(spec.position, dtype=float),
                 rotation_y=float(spec.rotation), particle_slice=slice(start, start + count), spacing=spacing, control=spec.control,
-                gain=spec.gain, max_acceleration=spec.max_acceleration, recovery=spec.recovery, library=(spec.form, *spec.library),
+                gain=spec.gain, max_acceleration=spec.max_acceleration, recovery=spec.recovery, reach=spec.reach, library=(spec.form, *spec.library),
             )
         )
         start += count

@@ -612,6 +612,12 @@ class BodySpec(_Spec):
         description="Authority regained per second after trauma [1/s], divided by (1 + the trauma accumulated so "
         "far): a body that has taken more hits heals more slowly (D1).",
     )
+    reach: float = Field(
+        0.1,
+        ge=0,
+        description="How far from its largest piece the body's will reaches [m]: a piece farther away is left "
+        "behind as passive liquid until it touches the body again and rejoins (D3).",
+    )
     hydrostatic: bool = Field(
         False,
         description="Start a liquid body at rest in hydrostatic equilibrium (pressure ρ·g·depth below the "

@@ -78,6 +78,12 @@ def wall_boundary(
 BLOCK = wp.constant(4)
 """Nodes per side of a grid block, the unit in which the active part of the grid is tracked."""
 
+WILL_FORM = wp.constant(1)
+"""Will mode of a particle pulled toward its form target at its body's pose."""
+
+WILL_HOLD = wp.constant(2)
+"""Will mode of a particle held at a fixed world target (a piece left behind, polyalloy.reach)."""
+
 J_RELAXATION = wp.constant(0.05)
 """Fraction of the gap between a willed liquid particle's J and the grid's density ratio closed
 per substep (the prototype's 5 %, notes/mimetic-control.md)."""
@@ -422,6 +428,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         F_in: wp.array(dtype=wp.mat33),
         # Control:
         targets: wp.array(dtype=wp.vec3),
+        will_mode: wp.array(dtype=int),
         body_authority: wp.array(dtype=float),
         body_gain: wp.array(dtype=float),
         body_max_acceleration: wp.array(dtype=float),
@@ -449,10 +456,18 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         if body >= 0:
             authority = body_authority[body]
             if authority > 0.0:
-                target = targets[p] + body_offset[body]
+                # A held piece keeps its shape but has no will to go anywhere: its world targets
+                # follow it (polyalloy.reach) and gravity is not resisted, so it falls and rests.
+                target = targets[p]
+                target_velocity = wp.vec3(0.0)
+                resisted_gravity = wp.vec3(0.0)
+                if will_mode[p] != WILL_HOLD:
+                    target = target + body_offset[body]
+                    target_velocity = body_offset_velocity[body]
+                    resisted_gravity = gravity
                 will = control_acceleration(
-                    x_in[p], v, target, body_offset_velocity[body], authority, body_gain[body],
-                    body_max_acceleration[body], gravity,
+                    x_in[p], v, target, target_velocity, authority, body_gain[body],
+                    body_max_acceleration[body], resisted_gravity,
                 )
                 v = v + dt * will
         base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
