@@ -114,6 +114,9 @@ def test_a_body_samples_a_form_by_touching_it_and_only_then_can_take_it():
     assert len(sampled) == 1 and 0.1 < sampled[0] < 0.6
     assert reached is not None and reached <= 2.0, f"IoU {row['iou']:.3f} at {sim.time:.2f} s"
     assert abs(row["mass"] / mass0 - 1.0) < 0.005
+    # Its colour turns to the crate's at 6/s: within 1e-3 after 1.6 s (e^-9.6 of 0.7).
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
     np.testing.assert_allclose(sim.state.color.numpy().mean(axis=0), [0.8, 0.5, 0.1], atol=1e-3)
 
 
@@ -158,3 +161,38 @@ def test_a_flip_turns_the_form_through_itself_within_0_3_s(tmp_path):
             reached = sim.time - 0.1
     assert before >= 0.85 and after_flip < 0.5, f"IoU {before:.3f} before the flip, {after_flip:.3f} just after"
     assert reached is not None and reached <= 0.3, f"IoU {row['iou']:.3f} at {sim.time:.2f} s"
+
+
+def _checker(x: np.ndarray, light: float, dark: float, scale: float) -> np.ndarray:
+    """The checker floor's colour (grey level) under points x: squares of `scale` [m]."""
+    light_square = np.sin(np.pi / scale * x[:, 0]) * np.sin(np.pi / scale * x[:, 2]) > 0.0
+    return np.where(light_square, light, dark)
+
+
+def test_camouflage_flattens_into_the_floor_wearing_its_pattern_then_rises():
+    # S6 (003: Lewis the guard's checkered floor): the body flattens into a puddle ≤ 5 cm
+    # thick wearing the floor's colours (each particle the colour of the square under it), then
+    # rises out of it as its form again: IoU ≥ 0.85. A 24 cm ball makes a 48 cm disc 4 cm thick.
+    data = scene_dict("camouflage", 3.0, [[-0.4, 0.0, -0.4], [0.4, 0.5, 0.4]], 0.02, fps=24, walls="separate")
+    data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.12, "color": [0.7, 0.72, 0.75]}]
+    data["bodies"] = [{"name": "alloy", "form": "ball"}]
+    data["colliders"] = [{"name": "floor", "shape": "plane", "surface": {
+        "pattern": "checker", "colors": [[0.9, 0.9, 0.9], [0.1, 0.1, 0.1]], "scale": 0.1}}]
+    data["events"] = [
+        {"do": "camouflage", "at": 0.2, "body": "alloy", "surface": "floor"},
+        {"do": "morph", "at": 1.4, "body": "alloy", "form": "ball"},
+    ]
+    sim = make_simulation(data)
+    while sim.time + sim.frame_dt < 1.4:  # the last frame before the morph
+        sim.step_frame()
+    x, color = sim.state.x.numpy(), sim.state.color.numpy()
+    assert np.quantile(x[:, 1], 0.95) <= 0.05, "the puddle is thicker than 5 cm"
+    # Squares' edges blur over a particle spacing; away from them the colour is the square's.
+    off_edges = (np.abs(np.sin(np.pi / 0.1 * x[:, 0])) > 0.3) & (np.abs(np.sin(np.pi / 0.1 * x[:, 2])) > 0.3)
+    assert np.abs(color[off_edges, 0] - _checker(x[off_edges], 0.9, 0.1, 0.1)).mean() < 0.05
+    reached = None
+    while sim.frame < sim.frame_count and reached is None:
+        sim.step_frame()
+        if sim.metrics_rows()[0]["iou"] >= 0.85:
+            reached = sim.time
+    assert reached is not None, "it did not rise as the ball again"

@@ -41,7 +41,7 @@ class PoseMove:
 class Control:
     """Time-dependent inputs of a step."""
 
-    def __init__(self, model: Model, initial_positions: np.ndarray):
+    def __init__(self, model: Model, initial_positions: np.ndarray, initial_colors: np.ndarray):
         device = model.device
         self._model = model
         self._moving = [i for i, motion in enumerate(model.collider_motions) if motion is not None]
@@ -58,6 +58,13 @@ class Control:
         gain, pull bound and gravity compensation it can exert now."""
         self.trauma = np.zeros(len(bodies))
         """Trauma each body has accumulated so far [authority units]; it slows the recovery."""
+        self.form_colors = wp.array(np.asarray(initial_colors, dtype=np.float32), dtype=wp.vec3, device=device)
+        """Each particle's colour in its body's current form (RGB in [0, 1]), which the body
+        wills its colour back to (particle count,)."""
+        self.camouflage = np.full(len(bodies), -1, dtype=np.int32)
+        """Per body: the collider it camouflages on, or -1 (host)."""
+        self.body_camouflage = wp.array(self.camouflage, dtype=int, device=device)
+        """The same on the device."""
         self.hold_mask = np.zeros(model.particle_count, dtype=bool)
         """Particles of pieces left behind (host): they hold their shape where they are, their
         target a fixed world point, until the body reaches them again (polyalloy.reach)."""
@@ -100,6 +107,17 @@ class Control:
         self.home_targets[sl][held] = targets[held]
         full[sl][~held] = targets[~held]
         self.targets.assign(full)
+
+    def set_body_form_colors(self, body: int, colors: np.ndarray) -> None:
+        """Set the colours of a body's particles in its current form (RGB, (its count, 3))."""
+        sl = self._model.bodies[body].particle_slice
+        wp.copy(self.form_colors, wp.array(np.asarray(colors, dtype=np.float32), dtype=wp.vec3, device=self.form_colors.device),
+                dest_offset=sl.start, count=sl.stop - sl.start)
+
+    def set_camouflage(self, body: int, collider: int) -> None:
+        """Let `body` take the colours of collider `collider` where it lies on it (-1: stop)."""
+        self.camouflage[body] = collider
+        self.body_camouflage.assign(self.camouflage)
 
     def form_targets(self, body: int) -> np.ndarray:
         """A body's form targets (base pose) [m], (its particle count, 3), held particles' included."""
@@ -182,7 +200,7 @@ class Control:
         return self.targets.numpy(), {
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
-            "turns": self.turns.tolist(),
+            "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -196,6 +214,8 @@ class Control:
         self.trauma = np.asarray(data["trauma"], dtype=float)
         self.library = [list(forms) for forms in data["library"]]
         self.turns = np.asarray(data["turns"], dtype=float)
+        self.camouflage = np.asarray(data["camouflage"], dtype=np.int32)
+        self.body_camouflage.assign(self.camouflage)
         self.body_authority.assign(self.authority)
         self.set_time(time)
 
@@ -217,7 +237,7 @@ class Control:
             # A fresh struct per collider: copying a wp.struct shares its storage, and the
             # Model's colliders must stay at their rest pose.
             collider = ColliderData()
-            for field in ("shape", "boundary", "friction", "origin", "rotation", "velocity", "angular_velocity", "params", "mesh", "volume"):
+            for field in ColliderData.vars:
                 setattr(collider, field, getattr(rest, field))
             if i in self._moving:
                 origin, rotation, velocity, angular_velocity = self._model.collider_motions[i](time)

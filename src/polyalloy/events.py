@@ -11,6 +11,7 @@
 - `extrude`: a part morph (S4): a limb becomes a blade or a needle (mimicry.extrusion).
 - `cleave`: a steel bar (a keyframed box collider the scene adds) cuts into the body, stays
   lodged and is pulled out (D2); the wound costs authority.
+- `camouflage`: the body flattens into a disc on a surface and takes its colours (S6).
 - `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage).
 - Every REASSIGN_EVERY seconds each willed body's targets are re-assigned to its particles as
   they are now: a particle pushed far from its target (a splash, a crossing) takes a nearer
@@ -26,7 +27,7 @@ import numpy as np
 
 from .control import Control
 from .damage import apply_impact
-from .mimicry import Extrusion, Form, Humanoid, fill_form, rotation_y
+from .mimicry import Cylinder, Extrusion, Form, Humanoid, fill_form, rotation_y
 from .mimicry import assignment
 from .model import Model
 from .scene import Scene
@@ -57,6 +58,7 @@ class Timeline:
         self._events = sorted(enumerate(scene.events), key=lambda item: (item[1].at, item[0]))
         self._next = 0
         self._body_index = {b.name: i for i, b in enumerate(model.bodies)}
+        self._collider_index = {c.name: i for i, c in enumerate(scene.colliders)}
         self._last_reassign = 0.0
 
     def skip_to(self, time: float) -> None:
@@ -77,6 +79,9 @@ class Timeline:
             self._next += 1
             body = self._body_index[event.body]
             kind = event.do
+            if event.do in ("morph", "flip", "extrude"):
+                # A new form is willed out of the surface it lay on: it stops wearing its colours.
+                self._control.set_camouflage(body, -1)
             if event.do == "morph":
                 if event.form in self._control.library[body]:
                     detail = self.morph(body, event.form, states, seed=index)
@@ -92,6 +97,8 @@ class Timeline:
                 detail = f"turned {event.angle:g}° through itself; {detail}"
             elif event.do == "extrude":
                 kind, detail = self.extrude(body, event, states, seed=index)
+            elif event.do == "camouflage":
+                detail = self.camouflage(body, event, states, seed=index)
             elif event.do == "cleave":
                 self._control.traumatise(body, event.trauma)
                 detail = (
@@ -127,6 +134,19 @@ class Timeline:
                 mine[reached] = mine[reached][perm]
                 self._control.set_body_targets(b, mine)
 
+    def camouflage(self, body: int, event, states: list[State], seed: int) -> str:
+        """Flatten `body` into a disc `event.thickness` thick of its own volume, lying where it
+        stands, and let it take the colours of collider `event.surface` (S6)."""
+        info = self._model.bodies[body]
+        volume = (info.particle_slice.stop - info.particle_slice.start) * info.spacing**3
+        radius = float(np.sqrt(volume / (np.pi * event.thickness)))
+        puddle = Cylinder(f"{info.name}/puddle", radius=radius, length=event.thickness)
+        self._forms[puddle.name] = puddle
+        collider = self._collider_index[event.surface]
+        detail = self.morph(body, puddle.name, states, seed)
+        self._control.set_camouflage(body, collider)
+        return f"flat on {event.surface!r}, {event.thickness:g} m thick, {2 * radius:.2f} m across; {detail}"
+
     def extrude(self, body: int, event, states: list[State], seed: int) -> tuple[str, str]:
         """Grow a blade from a limb of the body's current form (or of the form under its
         present blade); (kind, detail) for events.csv, kind "refused" if the form has no limbs."""
@@ -158,6 +178,5 @@ class Timeline:
         self._control.forms[body] = form_name
         # Row vectors: (x − position) R is the target in the form's own frame.
         colors = np.asarray(form.color_at((targets - info.position) @ rotation_y(self._control.heading(body))), dtype=np.float32)
-        for state in states:
-            state.set_colors(sl, colors)
+        self._control.set_body_form_colors(body, colors)
         return f"form {form_name!r}: {sampled} points sampled for {count} particles"

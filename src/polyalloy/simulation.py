@@ -19,7 +19,7 @@ from .events import AppliedEvent, Timeline
 from .mimicry import Form, rotation_y
 from .scene import Scene
 from .scene.build import build_scene
-from .solver import MPMSolver
+from .solver import MPMSolver, kernels
 from .state import State
 from .touch import TouchSampler
 from .reach import WillReach
@@ -34,6 +34,13 @@ class FrameStats:
     """Substep length [s]."""
     wall_s: float
     """Wall-clock seconds of the substeps alone [s]."""
+
+
+COLOR_RATE = 6.0
+"""Rate at which a body at full authority wills its colours to their targets [1/s]."""
+
+CAMOUFLAGE_DEPTH = 0.1
+"""While camouflaging, particles within this distance of the surface take its colours [m]."""
 
 
 class Simulation:
@@ -117,9 +124,22 @@ class Simulation:
         self.applied_events += self.touch.sample(self.state, self.control, self.time)
         if self.control.authority.any():
             self.applied_events += self.reach.update(self.state.x.numpy(), self.control, self.time)
+            self._relax_colors()
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
         return self.last_stats
+
+    def _relax_colors(self) -> None:
+        """Will the colours over the frame just done (no solver stage changes colour, so both
+        states take the result)."""
+        wp.launch(
+            kernels.relax_colors, dim=self.model.particle_count,
+            inputs=[self.state.x, self.model.particle_body_device, self.control.form_colors, self.control.body_authority,
+                    self.control.body_camouflage, self.control.colliders, CAMOUFLAGE_DEPTH, COLOR_RATE, self.frame_dt,
+                    self.state.color],
+            device=self.device,
+        )
+        wp.copy(self._states[1].color, self.state.color)
 
     def _collider_speed(self) -> float:
         """Fastest point of any moving collider [m/s] over the coming frame (for the CFL bound)."""
@@ -226,7 +246,8 @@ class Simulation:
             "frame": self.frame, "particle_count": self.model.particle_count, "scene_sha256": self._scene_digest(),
             "lanes": self.solver.lanes, "will": will,
         }
-        held = {"hold_mask": self.control.hold_mask, "home_targets": self.control.home_targets}
+        held = {"hold_mask": self.control.hold_mask, "home_targets": self.control.home_targets,
+                "form_colors": self.control.form_colors.numpy()}
         return {**self.state.to_numpy(), "targets": targets, **held}, meta
 
     def restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -242,6 +263,7 @@ class Simulation:
         self.frame = int(meta["frame"])
         self.control.restore(arrays["targets"], meta["will"], self.time)
         self.control.restore_holds(arrays["hold_mask"], arrays["home_targets"])
+        self.control.form_colors.assign(arrays["form_colors"])
         self.timeline.skip_to(self.time)
 
     def run(self, out: str | Path, **options) -> Path:

@@ -36,6 +36,7 @@ import numpy as np
 import warp as wp
 
 from polyalloy.render.camera import Camera
+from polyalloy.solver.colliders import PATTERN_CHECKER, PATTERN_SOLID, PATTERN_STRIPES, surface_pattern
 
 _EMPTY = wp.constant(1.0e30)
 """Depth [m] of a pixel no particle covers."""
@@ -75,10 +76,10 @@ _SPHERE = 1
 _CYLINDER = 2
 _CAPSULE = 3
 _PLANE = 4
-# Surface patterns of colliders.
-_SOLID = 0
-_CHECKER = 1
-_STRIPES = 2
+# Surface patterns of colliders: the codes and the albedo function the simulation uses.
+_SOLID = int(PATTERN_SOLID)
+_CHECKER = int(PATTERN_CHECKER)
+_STRIPES = int(PATTERN_STRIPES)
 
 
 # ----------------------------------------------------------------------------------------
@@ -316,42 +317,11 @@ def _first_hit(
 
 
 @wp.func
-def _pattern(
-    pattern: int, scale: float, color_a: wp.vec3, color_b: wp.vec3, p: wp.vec3, n: wp.vec3, footprint: float
-) -> wp.vec3:
-    """Albedo of a patterned surface at world point p with normal n; footprint [m] is one pixel there.
-
-    Checker tiles and stripes (bands across x, or across z on faces looking along x) of side
-    ``scale`` [m], projected along the normal's dominant axis and filtered by the footprint so
-    distant tiles fade to their average instead of aliasing.
-    """
-    if pattern == _SOLID:
-        return color_a
-    k = 3.14159265 / scale
-    width = wp.max(k * footprint, 1.0e-4)
-    axis = int(0)
-    if wp.abs(n[1]) > wp.abs(n[axis]):
-        axis = 1
-    if wp.abs(n[2]) > wp.abs(n[axis]):
-        axis = 2
-    s = float(1.0)
-    if pattern == _CHECKER:
-        for a in range(3):
-            if a != axis:
-                s = s * wp.clamp(wp.sin(k * p[a]) / width, -1.0, 1.0)
-    else:
-        a = wp.where(axis == 0, 2, 0)
-        s = wp.clamp(wp.sin(k * p[a]) / width, -1.0, 1.0)
-    m = 0.5 + 0.5 * s
-    return color_a * m + color_b * (1.0 - m)
-
-
-@wp.func
 def _floor_albedo(p: wp.vec3, footprint: float) -> wp.vec3:
     # A dark 0.5 m studio checker gives scale and perspective without competing with the body.
     light_tile = wp.vec3(0.075, 0.075, 0.08)
     dark_tile = wp.vec3(0.035, 0.035, 0.04)
-    return _pattern(_CHECKER, 0.5, light_tile, dark_tile, p, wp.vec3(0.0, 1.0, 0.0), footprint)
+    return surface_pattern(PATTERN_CHECKER, 0.5, light_tile, dark_tile, p, wp.vec3(0.0, 1.0, 0.0), footprint)
 
 
 # ----------------------------------------------------------------------------------------
@@ -686,7 +656,7 @@ def _collider_radiance(
     colors_a: wp.array(dtype=wp.vec3),
     colors_b: wp.array(dtype=wp.vec3),
 ) -> wp.vec3:
-    albedo = _pattern(patterns[idx], scales[idx], colors_a[idx], colors_b[idx], p, n, footprint)
+    albedo = surface_pattern(patterns[idx], scales[idx], colors_a[idx], colors_b[idx], p, n, footprint)
     # Half-Lambert wrap keeps the unlit faces readable in a preview.
     ndl = 0.5 + 0.5 * wp.dot(n, light)
     return albedo * (0.25 + 0.9 * ndl * ndl)

@@ -16,7 +16,7 @@ from ..control import Control
 from ..materials import MATERIALS, Constitutive, Material
 from ..mimicry import Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume
 from ..model import BodyInfo, GridSpec, Model
-from ..solver.colliders import BOUNDARY_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
+from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
 from ..state import State
 from .errors import SceneError
@@ -152,6 +152,18 @@ def _colliders(scene: Scene, device: str, forms: dict[str, Form]):
             data.params = wp.vec4(*params)
         data.boundary = BOUNDARY_CODES[spec.boundary]
         data.friction = float(spec.surface.friction)
+        surface = spec.surface
+        if surface.pattern == "image":
+            errors.append(
+                f"colliders[{i}].surface.pattern: image patterns are drawn by nothing yet (neither the simulation's "
+                "camouflage nor the preview); use solid, checker or stripes"
+            )
+            continue
+        colors = [np.asarray(c, dtype=float) for c in surface.colors] or [np.array([0.55, 0.55, 0.58])]
+        data.pattern = PATTERN_CODES[surface.pattern]
+        data.pattern_scale = float(surface.scale)
+        data.color_a = wp.vec3(*colors[0])
+        data.color_b = wp.vec3(*(colors[1] if len(colors) > 1 else 0.6 * colors[0]))
         data.origin = wp.vec3(*origin)
         data.rotation = wp.quat(*_quat_y(rotation))
         data.velocity = wp.vec3(0.0, 0.0, 0.0)
@@ -379,4 +391,4 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             "color": joined("color"),
         }
     )
-    return BuiltScene(model=model, state=state, control=Control(model, joined("x")), forms=forms)
+    return BuiltScene(model=model, state=state, control=Control(model, joined("x"), joined("color")), forms=forms)

@@ -763,6 +763,17 @@ class ExtrudeEvent(_EventBase):
     thickness: float = Field(0.02, gt=0, description="Thickness of the blade [m]; equal to width: a needle.")
 
 
+class CamouflageEvent(_EventBase):
+    """The body flattens into a disc of its own volume on a surface and takes that surface's
+    colours (S6, Lewis the guard's checkered floor); a later morph raises it as a new form."""
+
+    references: ClassVar[dict[str, str]] = {**_EventBase.references, "surface": "colliders"}
+
+    do: Literal["camouflage"]
+    surface: str = Field(description="Name of the collider whose surface it lies on and mimics.")
+    thickness: float = Field(0.04, gt=0, description="Thickness of the flattened body [m].")
+
+
 class CleaveEvent(_EventBase):
     """A steel bar hacks into the body, stays lodged, and is pulled back out (D2): a box
     collider moving start → end over `over` s, held `hold` s, then back to start."""
@@ -816,7 +827,7 @@ class ImpactEvent(_EventBase):
         return value
 
 
-EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, CleaveEvent, ImpactEvent)
+EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, CamouflageEvent, CleaveEvent, ImpactEvent)
 """Every event kind; a new kind is a class here (its `do` Literal is its name)."""
 EventSpec = _tagged_union(EVENT_KINDS, "do")
 """One ``[[events]]`` table: an event of any kind, told apart by ``do``."""

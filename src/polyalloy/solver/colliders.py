@@ -33,6 +33,12 @@ BOUNDARY_SEPARATE = wp.constant(2)
 
 BOUNDARY_CODES = {"sticky": 0, "slip": 1, "separate": 2}
 
+PATTERN_SOLID = wp.constant(0)
+PATTERN_CHECKER = wp.constant(1)
+PATTERN_STRIPES = wp.constant(2)
+
+PATTERN_CODES = {"solid": 0, "checker": 1, "stripes": 2}
+
 
 @wp.struct
 class ColliderData:
@@ -52,6 +58,14 @@ class ColliderData:
     """wp.Mesh id of a mesh collider."""
     volume: wp.uint64
     """wp.Volume id of a baked signed distance (a form collider), in collider-local metres."""
+    pattern: int
+    """Surface pattern code (PATTERN_*)."""
+    pattern_scale: float
+    """Checker square or stripe width [m]."""
+    color_a: wp.vec3
+    """First surface colour, RGB in [0, 1]."""
+    color_b: wp.vec3
+    """Second surface colour (checker and stripes), RGB in [0, 1]."""
 
 
 @wp.func
@@ -122,6 +136,45 @@ def collider_normal(c: ColliderData, x: wp.vec3):
     if n < 1.0e-12:
         return wp.vec3(0.0, 1.0, 0.0)
     return wp.quat_rotate(c.rotation, g / n)
+
+
+@wp.func
+def surface_pattern(
+    pattern: int, scale: float, color_a: wp.vec3, color_b: wp.vec3, p: wp.vec3, n: wp.vec3, footprint: float
+) -> wp.vec3:
+    """Colour of a patterned surface at world point p with normal n, seen at a footprint [m].
+
+    Checker tiles and stripes (bands across x, or across z on faces looking along x) of side
+    ``scale`` [m], projected along the normal's dominant axis (a box projection); a footprint
+    above zero (the renderer's pixel) fades distant tiles to their average instead of aliasing.
+    """
+    if pattern == PATTERN_SOLID:
+        return color_a
+    k = 3.14159265 / scale
+    width = wp.max(k * footprint, 1.0e-4)
+    axis = int(0)
+    if wp.abs(n[1]) > wp.abs(n[axis]):
+        axis = 1
+    if wp.abs(n[2]) > wp.abs(n[axis]):
+        axis = 2
+    s = float(1.0)
+    if pattern == PATTERN_CHECKER:
+        for a in range(3):
+            if a != axis:
+                s = s * wp.clamp(wp.sin(k * p[a]) / width, -1.0, 1.0)
+    else:
+        a = wp.where(axis == 0, 2, 0)
+        s = wp.clamp(wp.sin(k * p[a]) / width, -1.0, 1.0)
+    m = 0.5 + 0.5 * s
+    return color_a * m + color_b * (1.0 - m)
+
+
+@wp.func
+def collider_color(c: ColliderData, x: wp.vec3):
+    """Surface colour of the collider at the surface point nearest world point x."""
+    n = collider_normal(c, x)
+    on_surface = x - collider_sdf(c, x) * n
+    return surface_pattern(c.pattern, c.pattern_scale, c.color_a, c.color_b, on_surface, n, 0.0)
 
 
 @wp.func

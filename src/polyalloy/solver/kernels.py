@@ -21,6 +21,7 @@ from . import constitutive as cm
 from .colliders import (
     ColliderData,
     apply_boundary,
+    collider_color,
     collider_normal,
     collider_sdf,
     collider_velocity,
@@ -255,6 +256,38 @@ def count_non_finite(x_in: wp.array(dtype=wp.vec3), v_in: wp.array(dtype=wp.vec3
     s = x[0] + x[1] + x[2] + v[0] + v[1] + v[2]
     if not wp.isfinite(s):
         wp.atomic_add(out, 0, 1)
+
+
+@wp.kernel
+def relax_colors(
+    x_in: wp.array(dtype=wp.vec3),
+    particle_body: wp.array(dtype=int),
+    form_colors: wp.array(dtype=wp.vec3),
+    body_authority: wp.array(dtype=float),
+    body_camouflage: wp.array(dtype=int),
+    colliders: wp.array(dtype=ColliderData),
+    camouflage_depth: float,
+    rate: float,
+    dt: float,
+    colors_inout: wp.array(dtype=wp.vec3),
+):
+    """A willed body's colours move toward their targets at `rate`·authority [1/s] over dt [s]:
+    its form's colours, or, while it camouflages on collider body_camouflage[b], the colour of
+    that surface under every particle within `camouflage_depth` [m] of it."""
+    p = wp.tid()
+    body = particle_body[p]
+    if body < 0:
+        return
+    authority = body_authority[body]
+    if authority <= 0.0:
+        return
+    target = form_colors[p]
+    surface = body_camouflage[body]
+    if surface >= 0:
+        if collider_sdf(colliders[surface], x_in[p]) < camouflage_depth:
+            target = collider_color(colliders[surface], x_in[p])
+    keep = wp.exp(-rate * authority * dt)
+    colors_inout[p] = keep * colors_inout[p] + (1.0 - keep) * target
 
 
 @wp.kernel
