@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from polyalloy.cli import app
@@ -73,6 +74,25 @@ def test_unsampled_and_wrong_sized_forms_are_refused(tmp_path):
     wrong = write_scene(tmp_path, _scene(events=[{"do": "morph", "at": 0.1, "body": "alloy", "form": "big_ring"}], library=("big_ring",)), "b.toml")
     result = runner.invoke(app, ["validate", str(wrong)])
     assert result.exit_code == 2 and "events[0].form" in result.output and result.output.count("m³") == 2
+    # S2: unless the event says fit = true, which scales the form to the body's volume.
+    fitted = write_scene(tmp_path, _scene(events=[{"do": "morph", "at": 0.1, "body": "alloy", "form": "big_ring", "fit": True}], library=("big_ring",)), "f.toml")
+    assert runner.invoke(app, ["validate", str(fitted)]).exit_code == 0
+
+
+def test_a_fitted_morph_takes_the_form_at_the_body_s_volume():
+    # S2, fit = true: a ring 1.5 times too wide is scaled by (V_body / V_ring)^(1/3); the body
+    # takes it (IoU ≥ 0.85 within 2 s) with its mass unchanged.
+    sim = make_simulation(_scene(events=[{"do": "morph", "at": 0.1, "body": "alloy", "form": "big_ring", "fit": True}], library=("big_ring",)))
+    body_volume = 4.0 / 3.0 * math.pi * SPHERE_RADIUS**3
+    reached = None
+    while sim.time < 1.2 and reached is None:
+        sim.step_frame()
+        row = sim.metrics_rows()[0]
+        if sim.time > 0.1 and row["iou"] >= 0.85:
+            reached = sim.time
+    form = sim.forms[sim.control.forms[0]]
+    assert form.volume() == pytest.approx(body_volume, rel=0.02)
+    assert reached is not None, f"IoU {row['iou']:.3f}"
 
 
 def _touch_scene(events) -> dict:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .control import Control
 from .damage import apply_impact
-from .mimicry import Cylinder, Extrusion, Form, Humanoid, fill_form, rotation_y
+from .mimicry import Cylinder, Extrusion, Form, Humanoid, Scaled, fill_form, rotation_y
 from .mimicry import assignment
 from .model import Model
 from .scene import Scene
@@ -84,7 +84,7 @@ class Timeline:
                 self._control.set_camouflage(body, -1)
             if event.do == "morph":
                 if event.form in self._control.library[body]:
-                    detail = self.morph(body, event.form, states, seed=index)
+                    detail = self.morph(body, self._fitted(body, event.form) if event.fit else event.form, states, seed=index)
                 else:
                     kind = "refused"
                     detail = (
@@ -133,6 +133,15 @@ class Timeline:
                     positions[sl][reached] - self._control.offsets[b], mine[reached], rng, body.spacing)
                 mine[reached] = mine[reached][perm]
                 self._control.set_body_targets(b, mine)
+
+    def _fitted(self, body: int, form_name: str) -> str:
+        """Name of `form_name` scaled to the body's volume (registered among the forms)."""
+        info = self._model.bodies[body]
+        volume = (info.particle_slice.stop - info.particle_slice.start) * info.spacing**3
+        form = self._forms[form_name]
+        fitted = Scaled(form, (volume / form.volume()) ** (1.0 / 3.0))
+        self._forms[fitted.name] = fitted
+        return fitted.name
 
     def camouflage(self, body: int, event, states: list[State], seed: int) -> str:
         """Flatten `body` into a disc `event.thickness` thick of its own volume, lying where it

@@ -467,3 +467,29 @@ def make_form(name: str, shape: str | None, mesh: str | Path | None, params: dic
     if shape not in classes:
         raise FormError(f"form {name!r}: unknown shape {shape!r}; known shapes: {', '.join(SHAPE_NAMES)}")
     return classes[shape].from_params(name, params, color, colors)
+
+
+class Scaled(Form):
+    """`base` scaled uniformly by `factor` about its origin (a morph with fit = true)."""
+
+    shape = "scaled"
+
+    def __init__(self, base: Form, factor: float):
+        self.base = base
+        self.factor = float(factor)
+        self.name = f"{base.name}×{self.factor:.3g}"
+        self.part_names = base.part_names
+        self.part_colors = base.part_colors
+
+    def sdf(self, p):
+        return self.factor * self.base.sdf(as_points(p) / self.factor)
+
+    def bounds(self):
+        lo, hi = self.base.bounds()
+        return self.factor * lo, self.factor * hi
+
+    def volume(self):
+        return self.factor**3 * self.base.volume()
+
+    def part_of(self, p):
+        return self.base.part_of(as_points(p) / self.factor)

@@ -251,10 +251,11 @@ def _morph_errors(scene: Scene, forms: dict[str, Form], bodies: list[BodyInfo], 
             continue
         body_volume = (body.particle_slice.stop - body.particle_slice.start) * body.spacing**3
         form_volume = forms[event.form].volume()
-        if abs(form_volume / body_volume - 1.0) > MORPH_VOLUME_TOLERANCE:
+        if not event.fit and abs(form_volume / body_volume - 1.0) > MORPH_VOLUME_TOLERANCE:
             errors.append(
                 f"events[{i}].form: form {event.form!r} holds {form_volume:.4g} m³ but body {body.name!r} is "
-                f"{body_volume:.4g} m³; a body only takes forms within {MORPH_VOLUME_TOLERANCE:.0%} of its own volume"
+                f"{body_volume:.4g} m³; a body only takes forms within {MORPH_VOLUME_TOLERANCE:.0%} of its own volume "
+                "(or say fit = true in the event to scale the form to it)"
             )
     return errors
 

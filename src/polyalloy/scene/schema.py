@@ -731,6 +731,11 @@ class MorphEvent(_EventBase):
 
     do: Literal["morph"]
     form: str = Field(description="Name of the form to take.")
+    fit: bool = Field(
+        False,
+        description="Scale the form uniformly to the body's volume (true/false); false: a form more than 10 % "
+        "off the body's volume is refused (equal size only, S2).",
+    )
 
 
 class MoveEvent(_EventBase):
