@@ -62,7 +62,7 @@ def main() -> None:
         sim.control.body_authority.assign(sim.control.authority)
         t0 = time.perf_counter()
         sim.touch.sample(sim.state, sim.control, sim.time)
-        sim.reach.update(sim.state.x.numpy(), sim.control, sim.time)
+        sim.reach.update(sim.state.x.numpy(), sim.state.v.numpy(), sim.control, sim.time)
         sim._relax_colors()
         per_frame = time.perf_counter() - t0
     w, p = min(willed), min(passive)

@@ -70,6 +70,11 @@ class Control:
         target a fixed world point, until the body reaches them again (polyalloy.reach)."""
         self.home_targets = np.zeros((model.particle_count, 3), dtype=np.float32)
         """For held particles, the form target (base pose) [m] they return to on rejoining."""
+        self.hold_velocity = wp.zeros(model.particle_count, dtype=wp.vec3, device=device)
+        """For held particles, their piece's mean velocity along gravity at `hold_epoch` [m/s]:
+        the piece keeps its shape about a centre that falls freely."""
+        self.hold_epoch = 0.0
+        """Time [s] the held targets were last moved to their pieces."""
         self.will_mode = wp.full(model.particle_count, int(WILL_FORM), dtype=int, device=device)
         """Per particle: WILL_FORM (pulled to its form target at the body's pose) or WILL_HOLD
         (to its fixed world target), on the device."""
@@ -136,18 +141,35 @@ class Control:
         self.targets.assign(full)
         self._upload_modes()
 
-    def follow(self, particles: np.ndarray, positions: np.ndarray, pieces: np.ndarray) -> None:
-        """Move held particles' targets with their pieces: each piece's targets are shifted so
-        their centroid is the piece's centroid (`positions` [m] and piece labels `pieces` of
-        `particles`), keeping its shape but not its place."""
+    def follow(self, particles: np.ndarray, positions: np.ndarray, velocities: np.ndarray, pieces: np.ndarray,
+               time: float) -> None:
+        """Move held particles' targets with their pieces at `time` [s]: each piece's targets
+        are shifted so their centroid is the piece's centroid and move on at the piece's mean
+        velocity along gravity (`positions` [m], `velocities` [m/s] and piece labels `pieces`
+        of `particles`): it keeps its shape and falls, but does not slide on by itself."""
         full = self.targets.numpy()
         counts = np.bincount(pieces).astype(float)
         present = counts > 0
         shift = np.zeros((len(counts), 3))
+        mean_velocity = np.zeros((len(counts), 3))
         for axis in range(3):
             shift[present, axis] = (np.bincount(pieces, positions[:, axis]) - np.bincount(pieces, full[particles, axis]))[present] / counts[present]
+            mean_velocity[present, axis] = np.bincount(pieces, velocities[:, axis])[present] / counts[present]
         full[particles] += shift[pieces].astype(np.float32)
         self.targets.assign(full)
+        # It keeps falling as it falls, but has no will to slide or climb: only the mean
+        # velocity along gravity is followed, the rest is damped away.
+        down = self._model.gravity / max(float(np.linalg.norm(self._model.gravity)), 1e-12)
+        falling = (mean_velocity @ down)[:, None] * down
+        hold_velocity = np.zeros((len(full), 3), dtype=np.float32)
+        hold_velocity[particles] = falling[pieces]
+        self.hold_velocity.assign(hold_velocity)
+        self.hold_epoch = time
+
+    @property
+    def hold_elapsed(self) -> float:
+        """Seconds since the held targets were last moved to their pieces."""
+        return self.time - self.hold_epoch
 
     def release(self, particles: np.ndarray) -> None:
         """Return held `particles` (indices) to their form targets."""

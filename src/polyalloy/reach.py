@@ -6,9 +6,10 @@ into pieces (particles linked within 1.5 spacings, as metrics.fragments counts t
 largest piece is willed, and so is every other piece with a particle within the body's
 `reach` of it, and every piece too small to matter (spray, under SMALLEST_LEFT_BEHIND of the
 body's particles: droplets creep back). The rest are left behind: each keeps the shape it had
-(the hook stays a hook) but has no will to go anywhere: its targets follow it every frame and
-gravity is not resisted (the WILL_HOLD mode), so it falls and lies where it lands, until the
-body comes within reach of it again and it rejoins.
+(the hook stays a hook) but has no will to go anywhere: every frame its targets are moved to
+its centre and then travel with its mean velocity along gravity, and gravity is not resisted
+(the WILL_HOLD mode), so it falls and lies where it lands, until the body comes within reach
+of it again and it rejoins.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class WillReach:
     def __init__(self, model: Model):
         self._model = model
 
-    def update(self, positions: np.ndarray, control: Control, time: float) -> list[AppliedEvent]:
-        """Recompute which particles each willed body reaches, from `positions` [m] (N, 3)."""
+    def update(self, positions: np.ndarray, velocities: np.ndarray, control: Control, time: float) -> list[AppliedEvent]:
+        """Recompute which particles each willed body reaches at `time` [s], from `positions`
+        [m] and `velocities` [m/s], each (N, 3)."""
         events = []
         for body in self._model.bodies:
             if not body.control:
@@ -44,7 +46,7 @@ class WillReach:
             labels, reached = self._reached(positions[sl], body.spacing, body.reach)
             held = control.hold_mask[sl]
             if held.any():
-                control.follow(sl.start + np.flatnonzero(held), positions[sl][held], labels[held])
+                control.follow(sl.start + np.flatnonzero(held), positions[sl][held], velocities[sl][held], labels[held], time)
             left = np.flatnonzero(~reached & ~held) + sl.start
             back = np.flatnonzero(reached & held) + sl.start
             if len(left):

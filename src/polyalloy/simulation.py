@@ -123,7 +123,7 @@ class Simulation:
         self.frame += 1
         self.applied_events += self.touch.sample(self.state, self.control, self.time)
         if self.control.authority.any():
-            self.applied_events += self.reach.update(self.state.x.numpy(), self.control, self.time)
+            self.applied_events += self.reach.update(self.state.x.numpy(), self.state.v.numpy(), self.control, self.time)
             self._relax_colors()
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
@@ -247,7 +247,8 @@ class Simulation:
             "lanes": self.solver.lanes, "will": will,
         }
         held = {"hold_mask": self.control.hold_mask, "home_targets": self.control.home_targets,
-                "form_colors": self.control.form_colors.numpy()}
+                "hold_velocity": self.control.hold_velocity.numpy(), "form_colors": self.control.form_colors.numpy()}
+        meta["hold_epoch"] = self.control.hold_epoch
         return {**self.state.to_numpy(), "targets": targets, **held}, meta
 
     def restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -264,6 +265,8 @@ class Simulation:
         self.control.restore(arrays["targets"], meta["will"], self.time)
         self.control.restore_holds(arrays["hold_mask"], arrays["home_targets"])
         self.control.form_colors.assign(arrays["form_colors"])
+        self.control.hold_velocity.assign(arrays["hold_velocity"])
+        self.control.hold_epoch = float(meta["hold_epoch"])
         self.timeline.skip_to(self.time)
 
     def run(self, out: str | Path, **options) -> Path:

@@ -462,6 +462,8 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         # Control:
         targets: wp.array(dtype=wp.vec3),
         will_mode: wp.array(dtype=int),
+        hold_velocity: wp.array(dtype=wp.vec3),
+        hold_elapsed: float,
         body_authority: wp.array(dtype=float),
         body_gain: wp.array(dtype=float),
         body_max_acceleration: wp.array(dtype=float),
@@ -490,12 +492,12 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
             authority = body_authority[body]
             if authority > 0.0:
                 # A held piece keeps its shape but has no will to go anywhere: its world targets
-                # follow it (polyalloy.reach) and gravity is not resisted, so it falls and rests.
-                target = targets[p]
-                target_velocity = wp.vec3(0.0)
+                # move with it (polyalloy.reach) and gravity is not resisted, so it falls and rests.
+                target_velocity = hold_velocity[p]
+                target = targets[p] + hold_elapsed * target_velocity
                 resisted_gravity = wp.vec3(0.0)
                 if will_mode[p] != WILL_HOLD:
-                    target = target + body_offset[body]
+                    target = targets[p] + body_offset[body]
                     target_velocity = body_offset_velocity[body]
                     resisted_gravity = gravity
                 will = control_acceleration(
