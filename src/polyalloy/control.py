@@ -65,6 +65,10 @@ class Control:
         """Per body: the collider it camouflages on, or -1 (host)."""
         self.body_camouflage = wp.array(self.camouflage, dtype=int, device=device)
         """The same on the device."""
+        self.glitch = np.zeros(len(bodies), dtype=np.float32)
+        """Each body's glitch level in [0, 1] (host): how involuntary its contact colours are."""
+        self.body_glitch = wp.zeros(len(bodies), dtype=float, device=device)
+        """The same on the device."""
         self.hold_mask = np.zeros(model.particle_count, dtype=bool)
         """Particles of pieces left behind (host): they hold their shape where they are, their
         target a fixed world point, until the body reaches them again (polyalloy.reach)."""
@@ -123,6 +127,11 @@ class Control:
         """Let `body` take the colours of collider `collider` where it lies on it (-1: stop)."""
         self.camouflage[body] = collider
         self.body_camouflage.assign(self.camouflage)
+
+    def set_glitch(self, body: int, level: float) -> None:
+        """Set a body's glitch level (0..1)."""
+        self.glitch[body] = level
+        self.body_glitch.assign(self.glitch)
 
     def form_targets(self, body: int) -> np.ndarray:
         """A body's form targets (base pose) [m], (its particle count, 3), held particles' included."""
@@ -223,6 +232,7 @@ class Control:
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
             "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
+            "glitch": self.glitch.tolist(),
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -237,6 +247,8 @@ class Control:
         self.library = [list(forms) for forms in data["library"]]
         self.turns = np.asarray(data["turns"], dtype=float)
         self.camouflage = np.asarray(data["camouflage"], dtype=np.int32)
+        self.glitch = np.asarray(data["glitch"], dtype=np.float32)
+        self.body_glitch.assign(self.glitch)
         self.body_camouflage.assign(self.camouflage)
         self.body_authority.assign(self.authority)
         self.set_time(time)

@@ -12,6 +12,7 @@
 - `cleave`: a steel bar (a keyframed box collider the scene adds) cuts into the body, stays
   lodged and is pulled out (D2); the wound costs authority.
 - `camouflage`: the body flattens into a disc on a surface and takes its colours (S6).
+- `glitch`: sets the body's glitch level (polyalloy.glitch).
 - `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage).
 - Every REASSIGN_EVERY seconds each willed body's targets are re-assigned to its particles as
   they are now: a particle pushed far from its target (a splash, a crossing) takes a nearer
@@ -99,6 +100,9 @@ class Timeline:
                 kind, detail = self.extrude(body, event, states, seed=index)
             elif event.do == "camouflage":
                 detail = self.camouflage(body, event, states, seed=index)
+            elif event.do == "glitch":
+                self._control.set_glitch(body, event.level)
+                detail = f"glitch level {event.level:g}"
             elif event.do == "cleave":
                 self._control.traumatise(body, event.trauma)
                 detail = (

@@ -23,6 +23,7 @@ from .solver import MPMSolver, kernels
 from .state import State
 from .touch import TouchSampler
 from .reach import WillReach
+from .glitch import Glitch
 
 
 @dataclass
@@ -41,6 +42,11 @@ COLOR_RATE = 6.0
 
 CAMOUFLAGE_DEPTH = 0.1
 """While camouflaging, particles within this distance of the surface take its colours [m]."""
+
+
+STATIC = 0.02
+"""Surface static of a fully glitching body: each colour channel jumps by up to this much per
+frame (the slow colour recovery of a glitching body lets it build to about ±0.05)."""
 
 
 class Simulation:
@@ -68,6 +74,7 @@ class Simulation:
         self.timeline = Timeline(scene, self.model, self.control, self.forms)
         self.touch = TouchSampler(self.model, [c.name for c in scene.colliders])
         self.reach = WillReach(self.model)
+        self.glitch = Glitch(self.model)
         self.applied_events: list[AppliedEvent] = []
         """Events applied during the last frame (the run writes them to events.csv)."""
 
@@ -135,10 +142,11 @@ class Simulation:
         wp.launch(
             kernels.relax_colors, dim=self.model.particle_count,
             inputs=[self.state.x, self.model.particle_body_device, self.control.form_colors, self.control.body_authority,
-                    self.control.body_camouflage, self.control.colliders, CAMOUFLAGE_DEPTH, COLOR_RATE, self.frame_dt,
-                    self.state.color],
+                    self.control.body_camouflage, self.control.body_glitch, self.control.colliders, CAMOUFLAGE_DEPTH,
+                    COLOR_RATE, STATIC, self.scene.scene.seed * 1_000_003 + self.frame, self.frame_dt, self.state.color],
             device=self.device,
         )
+        self.glitch.imprint(self.state, self.control, self.frame_dt)
         wp.copy(self._states[1].color, self.state.color)
 
     def _collider_speed(self) -> float:
@@ -226,7 +234,7 @@ class Simulation:
                     "temp_max": t_max,
                     "frozen_fraction": metrics.frozen_fraction(phase, mass),
                     "authority": float(self.control.authority[index]),
-                    "glitch": 0.0,
+                    "glitch": float(self.control.glitch[index]),
                     "kinetic_energy": metrics.kinetic_energy(v, mass),
                     "substeps": self.last_stats.substeps,
                     "wall_s": self.last_stats.wall_s,

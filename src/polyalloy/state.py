@@ -49,8 +49,3 @@ class State:
         """Copy every array of `other` into this state (same device and size)."""
         for name in STATE_FIELDS:
             wp.copy(getattr(self, name), getattr(other, name))
-
-    def set_colors(self, particles: slice, colors: np.ndarray) -> None:
-        """Give the particles of the contiguous range `particles` the RGB `colors` in [0, 1]
-        (float32, (its length, 3)), copied to the device in one transfer."""
-        wp.copy(self.color, wp.array(colors, dtype=wp.vec3, device=self.color.device), dest_offset=particles.start, count=len(colors))

@@ -779,6 +779,14 @@ class CamouflageEvent(_EventBase):
     thickness: float = Field(0.04, gt=0, description="Thickness of the flattened body [m].")
 
 
+class GlitchEvent(_EventBase):
+    """Sets the body's glitch level: its contact colours become involuntary, fading with
+    distance from the contact, and static ripples over it (T5's symptoms; heat drives it later)."""
+
+    do: Literal["glitch"]
+    level: float = Field(ge=0, le=1, description="Glitch level, 0 (well) to 1.")
+
+
 class CleaveEvent(_EventBase):
     """A steel bar hacks into the body, stays lodged, and is pulled back out (D2): a box
     collider moving start → end over `over` s, held `hold` s, then back to start."""
@@ -832,7 +840,7 @@ class ImpactEvent(_EventBase):
         return value
 
 
-EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, CamouflageEvent, CleaveEvent, ImpactEvent)
+EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, CamouflageEvent, GlitchEvent, CleaveEvent, ImpactEvent)
 """Every event kind; a new kind is a class here (its `do` Literal is its name)."""
 EventSpec = _tagged_union(EVENT_KINDS, "do")
 """One ``[[events]]`` table: an event of any kind, told apart by ``do``."""

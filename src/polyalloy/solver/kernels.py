@@ -265,15 +265,20 @@ def relax_colors(
     form_colors: wp.array(dtype=wp.vec3),
     body_authority: wp.array(dtype=float),
     body_camouflage: wp.array(dtype=int),
+    body_glitch: wp.array(dtype=float),
     colliders: wp.array(dtype=ColliderData),
     camouflage_depth: float,
     rate: float,
+    static_amplitude: float,
+    seed: int,
     dt: float,
     colors_inout: wp.array(dtype=wp.vec3),
 ):
-    """A willed body's colours move toward their targets at `rate`·authority [1/s] over dt [s]:
-    its form's colours, or, while it camouflages on collider body_camouflage[b], the colour of
-    that surface under every particle within `camouflage_depth` [m] of it."""
+    """A willed body's colours move toward their targets at `rate`·authority·(1 − glitch)
+    [1/s] over dt [s]: its form's colours, or, while it camouflages on collider
+    body_camouflage[b], the colour of that surface under every particle within
+    `camouflage_depth` [m] of it. A glitching body also shows surface static: each frame
+    every channel jumps by up to ± `static_amplitude`·glitch (random for `seed`)."""
     p = wp.tid()
     body = particle_body[p]
     if body < 0:
@@ -281,13 +286,42 @@ def relax_colors(
     authority = body_authority[body]
     if authority <= 0.0:
         return
+    glitch = body_glitch[body]
     target = form_colors[p]
     surface = body_camouflage[body]
     if surface >= 0:
         if collider_sdf(colliders[surface], x_in[p]) < camouflage_depth:
             target = collider_color(colliders[surface], x_in[p])
-    keep = wp.exp(-rate * authority * dt)
-    colors_inout[p] = keep * colors_inout[p] + (1.0 - keep) * target
+    keep = wp.exp(-rate * authority * (1.0 - glitch) * dt)
+    color = keep * colors_inout[p] + (1.0 - keep) * target
+    if glitch > 0.0:
+        state = wp.rand_init(seed, p)
+        noise = wp.vec3(wp.randf(state) - 0.5, wp.randf(state) - 0.5, wp.randf(state) - 0.5)
+        color = color + (2.0 * static_amplitude * glitch) * noise
+        color = wp.vec3(wp.clamp(color[0], 0.0, 1.0), wp.clamp(color[1], 0.0, 1.0), wp.clamp(color[2], 0.0, 1.0))
+    colors_inout[p] = color
+
+
+@wp.kernel
+def contact_colors(
+    x_in: wp.array(dtype=wp.vec3),
+    colliders: wp.array(dtype=ColliderData),
+    reach: float,
+    touching_out: wp.array(dtype=int),
+    color_out: wp.array(dtype=wp.vec3),
+):
+    """touching_out[p] = 1 and color_out[p] = the surface colour where particle p lies within
+    `reach` [m] of a collider (the nearest one), else 0."""
+    p = wp.tid()
+    x = x_in[p]
+    nearest = reach
+    touching_out[p] = 0
+    for c in range(colliders.shape[0]):
+        d = collider_sdf(colliders[c], x)
+        if d < nearest:
+            nearest = d
+            touching_out[p] = 1
+            color_out[p] = collider_color(colliders[c], x)
 
 
 @wp.kernel
