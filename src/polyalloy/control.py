@@ -75,8 +75,8 @@ class Control:
         self.home_targets = np.zeros((model.particle_count, 3), dtype=np.float32)
         """For held particles, the form target (base pose) [m] they return to on rejoining."""
         self.hold_velocity = wp.zeros(model.particle_count, dtype=wp.vec3, device=device)
-        """For held particles, their piece's mean velocity along gravity at `hold_epoch` [m/s]:
-        the piece keeps its shape about a centre that falls freely."""
+        """For held particles, their piece's mean downward velocity at `hold_epoch` [m/s]: the
+        piece keeps its shape about a centre that falls freely."""
         self.hold_epoch = 0.0
         """Time [s] the held targets were last moved to their pieces."""
         self.will_mode = wp.full(model.particle_count, int(WILL_FORM), dtype=int, device=device)
@@ -154,8 +154,8 @@ class Control:
                time: float) -> None:
         """Move held particles' targets with their pieces at `time` [s]: each piece's targets
         are shifted so their centroid is the piece's centroid and move on at the piece's mean
-        velocity along gravity (`positions` [m], `velocities` [m/s] and piece labels `pieces`
-        of `particles`): it keeps its shape and falls, but does not slide on by itself."""
+        downward velocity (`positions` [m], `velocities` [m/s] and piece labels `pieces` of
+        `particles`): it keeps its shape and falls, but does not slide or climb by itself."""
         full = self.targets.numpy()
         counts = np.bincount(pieces).astype(float)
         present = counts > 0
@@ -166,10 +166,12 @@ class Control:
             mean_velocity[present, axis] = np.bincount(pieces, velocities[:, axis])[present] / counts[present]
         full[particles] += shift[pieces].astype(np.float32)
         self.targets.assign(full)
-        # It keeps falling as it falls, but has no will to slide or climb: only the mean
-        # velocity along gravity is followed, the rest is damped away.
+        # It keeps falling as it falls, but has no will to slide or climb: only a downward
+        # mean velocity is followed, the rest is damped away. (Following an upward one let a
+        # piece bouncing off a roof climb higher each time: the targets, moving on at the
+        # frame's start velocity, ran ahead of a piece slowing under gravity and pulled it up.)
         down = self._model.gravity / max(float(np.linalg.norm(self._model.gravity)), 1e-12)
-        falling = (mean_velocity @ down)[:, None] * down
+        falling = np.maximum(mean_velocity @ down, 0.0)[:, None] * down
         hold_velocity = np.zeros((len(full), 3), dtype=np.float32)
         hold_velocity[particles] = falling[pieces]
         self.hold_velocity.assign(hold_velocity)

@@ -7,7 +7,7 @@ largest piece is willed, and so is every other piece with a particle within the 
 `reach` of it, and every piece too small to matter (spray, under SMALLEST_LEFT_BEHIND of the
 body's particles: droplets creep back). The rest are left behind: each keeps the shape it had
 (the hook stays a hook) but has no will to go anywhere: every frame its targets are moved to
-its centre and then travel with its mean velocity along gravity, and gravity is not resisted
+its centre and then travel with its mean downward velocity, and gravity is not resisted
 (the WILL_HOLD mode), so it falls and lies where it lands, until the body comes within reach
 of it again and it rejoins.
 """
