@@ -49,14 +49,19 @@ class WillReach:
                 control.follow(sl.start + np.flatnonzero(held), positions[sl][held], velocities[sl][held], labels[held], time)
             left = np.flatnonzero(~reached & ~held) + sl.start
             back = np.flatnonzero(reached & held) + sl.start
+            # A piece's edge trades a few particles with the body from frame to frame; only
+            # changes the size of a piece that can be left behind are worth a line.
+            worth_a_line = SMALLEST_LEFT_BEHIND * (sl.stop - sl.start)
             if len(left):
                 # A piece keeps the shape it has now (the hook in the trunk).
                 control.hold(left, positions[left])
+            if len(left) >= worth_a_line:
                 events.append(AppliedEvent(
                     time, body.name, "left_behind",
                     f"{len(left)} particles out of the will's reach ({body.reach:g} m) are left behind, keeping their shape"))
             if len(back):
                 control.release(back)
+            if len(back) >= worth_a_line:
                 events.append(AppliedEvent(
                     time, body.name, "rejoined",
                     f"{len(back)} particles back within reach; {int(control.hold_mask[sl].sum())} still left behind"))
