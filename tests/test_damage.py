@@ -135,19 +135,19 @@ def test_the_cleaved_halves_are_one_fragment_again_within_1_5_s(cleave_rows):
 
 def test_a_severed_piece_stays_where_it_was_left_until_the_body_touches_it():
     # D3 (003: the hook left in the car trunk merges back when the body touches it). A plate
-    # cuts a 15 % cap off the ball and stays lodged while the body walks 0.3 m away: the cap,
-    # held back by the plate, falls out of the will's reach (0.1 m) and is left behind. After
+    # cuts a 15 % cap off the ball and stays lodged while the body walks 0.8 m away: the cap,
+    # held back by the plate, falls out of the will's reach (0.5 m) and is left behind. After
     # the plate is gone (1.2 s) it keeps its shape and lies where it is, sagging a little
     # without the will's gravity compensation (its centroid moves < 5 cm; a willed piece would
-    # cross the 0.3 m to the body within about 0.3 s); the body walks back (1.9–2.3 s),
+    # cross the 0.6 m to the body within about 0.4 s); the body walks back (1.9–2.3 s),
     # touches it, and it rejoins: fragments 2 → 1 with the largest ≥ 99 % of the mass.
     data = _ball_scene(3.2, [
         {"do": "cleave", "at": 0.2, "body": "alloy", "start": [0.07, 0.5, 0.0], "end": [0.07, 0.0, 0.0],
          "over": 0.1, "hold": 0.9, "size": [0.03, 0.6, 0.5]},
-        {"do": "move", "at": 0.35, "body": "alloy", "to": [-0.3, 0.0, 0.0], "over": 0.4},
+        {"do": "move", "at": 0.35, "body": "alloy", "to": [-0.8, 0.0, 0.0], "over": 0.4},
         {"do": "move", "at": 1.9, "body": "alloy", "to": [0.0, 0.0, 0.0], "over": 0.4},
     ])
-    data["scene"]["domain"] = [[-0.6, 0.0, -0.4], [0.4, 0.7, 0.4]]
+    data["scene"]["domain"] = [[-1.0, 0.0, -0.4], [0.4, 0.7, 0.4]]
     sim = make_simulation(data)
     kinds, centroids, rows = [], {}, []
     while sim.frame < sim.frame_count:

@@ -613,10 +613,10 @@ class BodySpec(_Spec):
         "far): a body that has taken more hits heals more slowly (D1).",
     )
     reach: float = Field(
-        0.1,
+        0.5,
         ge=0,
-        description="How far from its largest piece the body's will reaches [m]: a piece farther away is left "
-        "behind as passive liquid until it touches the body again and rejoins (D3).",
+        description="How far from its largest piece the body's will reaches [m], about an arm's length: a piece "
+        "farther away is left behind, keeping its shape, until the body comes within reach again (D3).",
     )
     hydrostatic: bool = Field(
         False,
