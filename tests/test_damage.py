@@ -14,6 +14,7 @@ from polyalloy.damage import apply_impact
 from polyalloy.scene.schema import ImpactEvent
 
 from .conftest import make_simulation, scene_dict
+from .test_crossings import _box_sdf
 
 BALL_RADIUS = 0.12
 
@@ -98,8 +99,7 @@ def _cleave_run():
         rows += sim.metrics_rows()
         if 0.3 <= sim.time <= 0.7:
             # Exact distance to the lodged plate, x ∈ ±0.015, y ∈ [0, 0.6], z ∈ ±0.25 [m].
-            d = np.abs(sim.state.x.numpy() - [0.0, 0.3, 0.0]) - [0.015, 0.3, 0.25]
-            inside = np.minimum(d.max(axis=1), 0.0) + np.linalg.norm(np.maximum(d, 0.0), axis=1)
+            inside = _box_sdf(sim.state.x.numpy(), np.array([0.0, 0.3, 0.0]), np.array([0.015, 0.3, 0.25]))
             deepest = min(deepest, float(inside.min()))
     return rows, deepest
 

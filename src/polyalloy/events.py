@@ -141,7 +141,7 @@ class Timeline:
     def _fitted(self, body: int, form_name: str) -> str:
         """Name of `form_name` scaled to the body's volume (registered among the forms)."""
         info = self._model.bodies[body]
-        volume = (info.particle_slice.stop - info.particle_slice.start) * info.spacing**3
+        volume = info.volume
         form = self._forms[form_name]
         fitted = Scaled(form, (volume / form.volume()) ** (1.0 / 3.0))
         self._forms[fitted.name] = fitted
@@ -151,7 +151,7 @@ class Timeline:
         """Flatten `body` into a disc `event.thickness` thick of its own volume, lying where it
         stands, and let it take the colours of collider `event.surface` (S6)."""
         info = self._model.bodies[body]
-        volume = (info.particle_slice.stop - info.particle_slice.start) * info.spacing**3
+        volume = info.volume
         radius = float(np.sqrt(volume / (np.pi * event.thickness)))
         puddle = Cylinder(f"{info.name}/puddle", radius=radius, length=event.thickness)
         self._forms[puddle.name] = puddle

@@ -68,6 +68,11 @@ class BodyInfo:
     library: tuple[str, ...]
     """Forms the body may take: its starting form and its library."""
 
+    @property
+    def volume(self) -> float:
+        """Volume of the body's matter at rest [m³]: its particles times the spacing cubed."""
+        return (self.particle_slice.stop - self.particle_slice.start) * self.spacing**3
+
 
 @dataclass
 class Model:

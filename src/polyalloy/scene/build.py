@@ -249,7 +249,7 @@ def _morph_errors(scene: Scene, forms: dict[str, Form], bodies: list[BodyInfo], 
                 "sampleable collider of that shape to touch)"
             )
             continue
-        body_volume = (body.particle_slice.stop - body.particle_slice.start) * body.spacing**3
+        body_volume = body.volume
         form_volume = forms[event.form].volume()
         if not event.fit and abs(form_volume / body_volume - 1.0) > MORPH_VOLUME_TOLERANCE:
             errors.append(
