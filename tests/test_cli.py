@@ -97,7 +97,7 @@ def test_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path):
         ({"scene.cell": 0.0004}, "scene.cell"),
         ({"bodies.temperature": -300.0}, "bodies[0].temperature"),
         ({"bodies.position": [0.0, 0.0, 3.0]}, "bodies[0].position"),
-        ({"bodies.temperature": -30.0}, "bodies[0].temperature"),
+        ({"scene.heat_transfer_scale": -1.0}, "scene.heat_transfer_scale"),
     ],
 )
 def test_bad_scene_exits_2_naming_the_key_and_leaves_a_failed_run(tmp_path, changes, expected):

@@ -29,7 +29,7 @@ def test_p2g_conserves_mass_and_momentum_exactly():
     # without loss: Σ_i m_i = Σ_p m_p and Σ_i (m v)_i = Σ_p m_p v_p.
     sim = make_simulation(_blob_scene((0.1, 1.0, 0.0), velocity=(1.0, -2.0, 0.5)))
     solver, state = sim.solver, sim.state
-    solver._activate_blocks(state)
+    solver.activate_blocks(state)
     solver._clear_grid()
     solver._p2g(state, sim.control, 0.0)
     mass = sim.model.particle_mass.numpy().astype(np.float64)

@@ -58,6 +58,9 @@ class Control:
         gain, pull bound and gravity compensation it can exert now."""
         self.trauma = np.zeros(len(bodies))
         """Trauma each body has accumulated so far [authority units]; it slows the recovery."""
+        self.liquid_fraction = np.ones(len(bodies), dtype=np.float32)
+        """Each body's liquid mass fraction [0, 1] (host), set each frame from its particles'
+        phase: a frozen alloy has no will (its effective authority is authority × this)."""
         self.form_colors = wp.array(np.asarray(initial_colors, dtype=np.float32), dtype=wp.vec3, device=device)
         """Each particle's colour in its body's current form (RGB in [0, 1]), which the body
         wills its colour back to (particle count,)."""
@@ -82,8 +85,8 @@ class Control:
         self.will_mode = wp.full(model.particle_count, int(WILL_FORM), dtype=int, device=device)
         """Per particle: WILL_FORM (pulled to its form target at the body's pose) or WILL_HOLD
         (to its fixed world target), on the device."""
-        self.body_authority = wp.array(self.authority, dtype=float, device=device)
-        """Authority per body on the device, shape (body_count,)."""
+        self.body_authority = wp.array(self.effective_authority, dtype=float, device=device)
+        """Effective authority per body on the device, shape (body_count,)."""
         self.body_gain = wp.array([b.gain for b in bodies], dtype=float, device=device)
         """Stiffness of each body's will [1/s²], shape (body_count,)."""
         self.body_max_acceleration = wp.array([b.max_acceleration for b in bodies], dtype=float, device=device)
@@ -199,6 +202,21 @@ class Control:
     def _upload_modes(self) -> None:
         self.will_mode.assign(np.where(self.hold_mask, int(WILL_HOLD), int(WILL_FORM)).astype(np.int32))
 
+    @property
+    def effective_authority(self) -> np.ndarray:
+        """What each body's will can exert now [0, 1]: its authority times its liquid fraction."""
+        return (self.authority * self.liquid_fraction).astype(np.float32)
+
+    def set_liquid_fraction(self, fractions: np.ndarray) -> None:
+        """Each body's liquid mass fraction [0, 1] now (from its particles' phase)."""
+        fractions = np.asarray(fractions, dtype=np.float32)
+        if np.any(fractions != self.liquid_fraction):
+            self.liquid_fraction = fractions
+            self._upload_authority()
+
+    def _upload_authority(self) -> None:
+        self.body_authority.assign(self.effective_authority)
+
     def traumatise(self, body: int, amount: float) -> None:
         """A shock to a willed body: it loses `amount` of authority (not below 0) and the trauma
         is remembered, so every later recovery is slower."""
@@ -206,7 +224,7 @@ class Control:
             return
         self.authority[body] = max(0.0, float(self.authority[body]) - amount)
         self.trauma[body] += amount
-        self.body_authority.assign(self.authority)
+        self._upload_authority()
 
     def recover(self, duration: float) -> None:
         """Let every willed body regain authority over `duration` [s] at its recovery rate
@@ -217,7 +235,7 @@ class Control:
                 rate = body.recovery / (1.0 + self.trauma[b])
                 self.authority[b] = min(1.0, float(self.authority[b]) + rate * duration)
         if np.any(self.authority != before):
-            self.body_authority.assign(self.authority)
+            self._upload_authority()
 
     def heading(self, body: int) -> float:
         """Rotation of a body's current form about its vertical axis [degrees]."""
@@ -234,7 +252,7 @@ class Control:
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
             "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
-            "glitch": self.glitch.tolist(),
+            "glitch": self.glitch.tolist(), "liquid_fraction": self.liquid_fraction.tolist(),
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -246,13 +264,14 @@ class Control:
         self.body_offset.assign(self.offsets.astype(np.float32))
         self.authority = np.asarray(data["authority"], dtype=np.float32)
         self.trauma = np.asarray(data["trauma"], dtype=float)
+        self.liquid_fraction = np.asarray(data["liquid_fraction"], dtype=np.float32)
         self.library = [list(forms) for forms in data["library"]]
         self.turns = np.asarray(data["turns"], dtype=float)
         self.camouflage = np.asarray(data["camouflage"], dtype=np.int32)
         self.glitch = np.asarray(data["glitch"], dtype=np.float32)
         self.body_glitch.assign(self.glitch)
         self.body_camouflage.assign(self.camouflage)
-        self.body_authority.assign(self.authority)
+        self._upload_authority()
         self.set_time(time)
 
     def set_time(self, time: float) -> None:

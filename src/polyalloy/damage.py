@@ -52,5 +52,5 @@ def apply_impact(model: Model, state: State, control: Control, body: int, event:
     )
     return (
         f"shot at {list(event.point)}: {momentum:.3g} N·s into {weighted_mass:.3g} kg (weighted) of crater, "
-        f"splash {splash_speed:.3g} m/s, authority now {float(control.authority[body]):.2f}"
+        f"splash {splash_speed:.3g} m/s, authority now {float(control.effective_authority[body]):.2f}"
     )

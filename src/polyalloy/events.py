@@ -107,7 +107,7 @@ class Timeline:
                 self._control.traumatise(body, event.trauma)
                 detail = (
                     f"a bar cuts from {list(event.start)} to {list(event.end)} in {event.over:g} s, stays {event.hold:g} s, "
-                    f"is pulled out; authority now {float(self._control.authority[body]):.2f}"
+                    f"is pulled out; authority now {float(self._control.effective_authority[body]):.2f}"
                 )
             elif event.do == "impact":
                 detail = apply_impact(self._model, states[0], self._control, body, event)
@@ -123,12 +123,12 @@ class Timeline:
         `positions_now()` gives the particles' positions [m] (read only when needed). Held
         particles (pieces left behind) do not trade: the body re-forms without them, missing
         what was severed, and they keep the form targets they return to."""
-        if time - self._last_reassign < REASSIGN_EVERY - 1e-9 or not self._control.authority.any():
+        if time - self._last_reassign < REASSIGN_EVERY - 1e-9 or not self._control.effective_authority.any():
             return
         self._last_reassign = REASSIGN_EVERY * np.floor(time / REASSIGN_EVERY + 1e-9)
         positions = positions_now()
         for b, body in enumerate(self._model.bodies):
-            if self._control.authority[b] > 0.0:
+            if self._control.effective_authority[b] > 0.0:
                 sl = body.particle_slice
                 mine = self._control.form_targets(b)
                 reached = np.flatnonzero(~self._control.hold_mask[sl])

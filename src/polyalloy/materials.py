@@ -59,6 +59,11 @@ class Material:
     """Thermal conductivity of the solid phase [W/(m·K)]."""
     conductivity_liquid: float
     """Thermal conductivity of the liquid phase [W/(m·K)]."""
+    frozen_bulk_modulus: float = 0.0
+    """Simulation bulk modulus of the frozen liquid [Pa] (liquids with latent heat only; scaled
+    like the liquid's, see `_frozen_moduli`)."""
+    frozen_shear_modulus: float = 0.0
+    """Simulation shear modulus of the frozen liquid [Pa]."""
     friction_angle: float = 0.0
     """Internal friction angle [degrees] (sand only)."""
     real_bulk_modulus: float = 0.0
@@ -69,6 +74,18 @@ class Material:
     def wave_speed(self) -> float:
         """Fastest elastic (P-)wave speed sqrt((K + 4G/3) / ρ) [m/s]; sets the CFL time step."""
         return math.sqrt((self.bulk_modulus + 4.0 * self.shear_modulus / 3.0) / self.density)
+
+    @property
+    def freezes(self) -> bool:
+        """Whether this liquid becomes a solid below its melting point."""
+        return self.constitutive == Constitutive.FLUID and self.latent_heat > 0.0 and self.frozen_shear_modulus > 0.0
+
+    @property
+    def frozen_wave_speed(self) -> float:
+        """P-wave speed of the frozen material [m/s] (its own wave speed if it does not freeze)."""
+        if not self.freezes:
+            return self.wave_speed
+        return math.sqrt((self.frozen_bulk_modulus + 4.0 * self.frozen_shear_modulus / 3.0) / self.density)
 
     def to_json(self) -> dict:
         """The preset as JSON-ready SI keys (the `polyalloy materials --json` contract)."""
@@ -83,6 +100,28 @@ def _bulk_for_sound_speed(density: float, sound_speed: float) -> float:
     return density * sound_speed**2
 
 
+FROZEN_WAVE_SPEED = 45.0
+"""P-wave speed of every frozen liquid preset [m/s]. Real solid metal carries sound at ~3 km/s;
+45 m/s (E ≈ 1e7 Pa for the alloy, the stiffness notes/fracture.md shattered) keeps a frozen
+body rigid to the eye (a 1.8 m man shortens by ~1 cm under his own weight, ρgh²/2E) at 2.3× the
+liquid's substep count instead of 150×."""
+
+FROZEN_POISSON_RATIO = 0.3
+"""Poisson's ratio of the frozen presets [-] (metals: 0.3)."""
+
+
+def _frozen_moduli(density: float) -> dict[str, float]:
+    """Bulk and shear moduli [Pa] of a frozen preset of `density` [kg/m³]: the P-wave modulus
+    K + 4G/3 = ρ·FROZEN_WAVE_SPEED² split by FROZEN_POISSON_RATIO."""
+    nu = FROZEN_POISSON_RATIO
+    p_wave = density * FROZEN_WAVE_SPEED**2
+    young = p_wave * (1.0 + nu) * (1.0 - 2.0 * nu) / (1.0 - nu)
+    return {
+        "frozen_bulk_modulus": young / (3.0 * (1.0 - 2.0 * nu)),
+        "frozen_shear_modulus": young / (2.0 * (1.0 + nu)),
+    }
+
+
 MATERIALS: dict[str, Material] = {
     m.name: m
     for m in (
@@ -90,6 +129,7 @@ MATERIALS: dict[str, Material] = {
             name="polyalloy",
             constitutive=Constitutive.FLUID,
             density=6440.0,
+            **_frozen_moduli(6440.0),
             bulk_modulus=_bulk_for_sound_speed(6440.0, 20.0),
             shear_modulus=0.0,
             viscosity=2.4e-3,
@@ -108,6 +148,7 @@ MATERIALS: dict[str, Material] = {
             name="water",
             constitutive=Constitutive.FLUID,
             density=1000.0,
+            **_frozen_moduli(1000.0),
             bulk_modulus=_bulk_for_sound_speed(1000.0, 20.0),
             shear_modulus=0.0,
             viscosity=1.0e-3,
@@ -163,6 +204,7 @@ MATERIALS: dict[str, Material] = {
             name="molten_steel",
             constitutive=Constitutive.FLUID,
             density=7000.0,
+            **_frozen_moduli(7000.0),
             bulk_modulus=_bulk_for_sound_speed(7000.0, 20.0),
             shear_modulus=0.0,
             viscosity=6.0e-3,
@@ -181,6 +223,7 @@ MATERIALS: dict[str, Material] = {
             name="liquid_nitrogen",
             constitutive=Constitutive.FLUID,
             density=808.0,
+            **_frozen_moduli(808.0),
             bulk_modulus=_bulk_for_sound_speed(808.0, 20.0),
             shear_modulus=0.0,
             viscosity=1.6e-4,

@@ -112,7 +112,11 @@ class Model:
     collider_motions: list = field(default_factory=list)
     """Per collider: None (static) or a callable time [s] → (origin, rotation quat xyzw, velocity, angular velocity)."""
     collider_temperatures: list[float] = field(default_factory=list)
-    """Held temperature of each collider [°C] (used by the thermal solver of a later issue)."""
+    """Held temperature of each collider [°C] (also in each ColliderData, for the kernels)."""
+    ambient: float = 20.0
+    """Ambient temperature [°C]: the domain walls are held at it."""
+    heat_transfer_scale: float = 1.0
+    """Factor on every thermal conductivity [-] (the film freezes a man in seconds)."""
     meshes: list = field(default_factory=list)
     """wp.Mesh and wp.Volume objects the colliders refer to, kept alive for the run."""
     sampleable: dict[int, str] = field(default_factory=dict)
@@ -122,7 +126,15 @@ class Model:
     def particle_count(self) -> int:
         return self.particle_mass.shape[0]
 
+    coldest_temperature: float = 20.0
+    """Coldest temperature anything in the scene starts at or is held at [°C]: matter that
+    melts above it may freeze during the run."""
+
     @property
     def max_wave_speed(self) -> float:
-        """Fastest elastic wave speed among the scene's materials [m/s]."""
-        return max(m.wave_speed for m in self.materials)
+        """Fastest elastic wave speed among the scene's materials [m/s], frozen ones included
+        where the scene is cold enough to freeze them."""
+        return max(
+            m.frozen_wave_speed if m.freezes and self.coldest_temperature <= m.melting_point else m.wave_speed
+            for m in self.materials
+        )

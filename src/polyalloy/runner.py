@@ -20,6 +20,7 @@ from .io.atomic import atomic_path
 from .render import Camera, PreviewRenderer, plot_metrics, write_video
 from .simulation import Simulation
 from .solver import NonFiniteStateError
+from .state import PRESENT
 
 CHECKPOINT_EVERY_S = 30.0
 """Wall-clock seconds between periodic checkpoints."""
@@ -146,6 +147,9 @@ def _frames(sim: Simulation, run: RunDirectory, total: int, video: bool, progres
                 run.append_event(event.time, event.body, event.kind, event.detail)
             data = sim.particles()
             run.append_metrics(sim.metrics_rows(data))
+            # Particles that have left the simulation (boiled off) are neither written nor drawn.
+            present = data["status"] == PRESENT
+            data = {key: value[present] for key, value in data.items()}
             _write_particles(run, sim.frame, data)
             if renderer is not None and sim.frame % every == 0:
                 if sim.control.has_moving_colliders:

@@ -20,7 +20,8 @@ from .mimicry import Form, rotation_y
 from .scene import Scene
 from .scene.build import build_scene
 from .solver import MPMSolver, kernels
-from .state import State
+from .solver.heat import HeatSolver
+from .state import PRESENT, State
 from .touch import TouchSampler
 from .reach import WillReach
 from .glitch import Glitch
@@ -63,6 +64,7 @@ class Simulation:
         self._states = [built.state, State(self.model.particle_count, device)]
         self._states[1].copy_from(self._states[0])
         self.solver = MPMSolver(self.model)
+        self.heat = HeatSolver(self.model, self.solver)
         self.frame = 0
         """Frames completed."""
         self.frame_dt = 1.0 / scene.scene.fps
@@ -70,6 +72,7 @@ class Simulation:
         self.frame_count = max(1, round(scene.scene.duration * scene.scene.fps))
         """Frames in the whole scene."""
         self.last_stats = FrameStats(substeps=0, dt=0.0, wall_s=0.0)
+        self._particle_mass = self.model.particle_mass.numpy()
         self._initial_body_mass = self._body_masses()
         self.timeline = Timeline(scene, self.model, self.control, self.forms)
         self.touch = TouchSampler(self.model, [c.name for c in scene.colliders])
@@ -108,6 +111,7 @@ class Simulation:
         segment_start, segment_first = start, 0
         wall = 0.0
         s = 0
+        unheated = 0.0
         while s < substeps:
             now = segment_start + (s - segment_first) * dt
             if self.timeline.next_event_time() <= now + 0.5 * dt:
@@ -122,19 +126,36 @@ class Simulation:
             t0 = wallclock.perf_counter()
             self.solver.step(self._states[0], self._states[1], self.control, dt)
             self._states.reverse()
+            s += 1
+            unheated += dt
+            # Heat diffuses far slower than sound crosses a cell: one heat step covers as many
+            # substeps as its stability limit allows, and the frame ends with one.
+            if s == substeps or unheated + dt > self.heat.max_dt:
+                self.heat.step(self._states[0], self._states[1], self.control, unheated)
+                unheated = 0.0
             wp.synchronize_device(self.device)
             wall += wallclock.perf_counter() - t0
-            s += 1
         self.solver.check_finite(self.state)
+        self.control.set_liquid_fraction(self._liquid_fractions())
         self.control.recover(self.frame_dt)
         self.frame += 1
         self.applied_events += self.touch.sample(self.state, self.control, self.time)
-        if self.control.authority.any():
+        if self.control.effective_authority.any():
             self.applied_events += self.reach.update(self.state.x.numpy(), self.state.v.numpy(), self.control, self.time)
             self._relax_colors()
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
         return self.last_stats
+
+    def _liquid_fractions(self) -> np.ndarray:
+        """Each body's liquid mass fraction [0, 1] from its particles' phase (1 for a body of a
+        material that never freezes)."""
+        phase = self.state.phase.numpy()
+        mass = self._particle_mass
+        return np.array([
+            float(np.dot(phase[b.particle_slice], mass[b.particle_slice]) / mass[b.particle_slice].sum()) if b.material.freezes else 1.0
+            for b in self.model.bodies
+        ])
 
     def _relax_colors(self) -> None:
         """Will the colours over the frame just done (no solver stage changes colour, so both
@@ -203,13 +224,16 @@ class Simulation:
         rows = []
         for index, body in enumerate(self.model.bodies):
             sl = body.particle_slice
-            x, v, mass = data["x"][sl], data["v"][sl], data["mass"][sl]
-            phase, temperature = data["phase"][sl], data["temperature"][sl]
+            boiled = data["boiled"][sl].astype(np.float64) * data["mass"][sl]
+            present = data["status"][sl] == PRESENT
+            x, v, mass = data["x"][sl][present], data["v"][sl][present], data["mass"][sl][present]
+            phase, temperature = data["phase"][sl][present], data["temperature"][sl][present]
             sdf = self.form_sdf(index)
             count, largest = metrics.fragments(x, mass, body.spacing)
             frozen = phase < 0.5
             t_mean, t_min, t_max = metrics.temperature_stats(temperature)
-            body_mass = float(mass.sum())
+            evaporated = float(boiled.sum())
+            body_mass = float(mass.sum()) - float(boiled[present].sum())
             rows.append(
                 {
                     "frame": self.frame,
@@ -218,8 +242,8 @@ class Simulation:
                     "particles": int(len(x)),
                     "mass": body_mass,
                     "dissolved_mass": 0.0,
-                    "evaporated_mass": 0.0,
-                    "lost_mass": self._initial_body_mass[index] - body_mass,
+                    "evaporated_mass": evaporated,
+                    "lost_mass": self._initial_body_mass[index] - body_mass - evaporated,
                     "fragments": count,
                     "solid_pieces": metrics.solid_pieces(x, frozen, np.ones(len(x), dtype=bool), body.spacing),
                     "largest_fragment": largest,
@@ -233,7 +257,7 @@ class Simulation:
                     "temp_min": t_min,
                     "temp_max": t_max,
                     "frozen_fraction": metrics.frozen_fraction(phase, mass),
-                    "authority": float(self.control.authority[index]),
+                    "authority": float(self.control.effective_authority[index]),
                     "glitch": float(self.control.glitch[index]),
                     "kinetic_energy": metrics.kinetic_energy(v, mass),
                     "substeps": self.last_stats.substeps,

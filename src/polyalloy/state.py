@@ -10,8 +10,14 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 
-STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color")
+STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color", "boiled", "status")
 """Names of the per-particle arrays a State holds (and a checkpoint stores)."""
+
+PRESENT = wp.constant(0)
+"""Status of a particle taking part in the simulation."""
+
+EVAPORATED = wp.constant(1)
+"""Status of a particle that has boiled away: out of the simulation, its mass counted as evaporated."""
 
 
 class State:
@@ -35,6 +41,11 @@ class State:
         """Liquid fraction [-] (0 frozen … 1 liquid), shape (particle_count,)."""
         self.color = wp.zeros(particle_count, dtype=wp.vec3, device=device)
         """Particle colours, linear RGB in [0, 1], shape (particle_count,)."""
+        self.boiled = wp.zeros(particle_count, dtype=float, device=device)
+        """Fraction of each particle's mass boiled off [-] (0 … 1), shape (particle_count,)."""
+        self.status = wp.zeros(particle_count, dtype=int, device=device)
+        """PRESENT or EVAPORATED per particle, shape (particle_count,). A particle that is no
+        longer present keeps its slot (arrays never change size) but no stage touches it."""
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """Every state array copied to the host, keyed by STATE_FIELDS."""
@@ -43,7 +54,8 @@ class State:
     def assign(self, arrays: dict[str, np.ndarray]) -> None:
         """Overwrite the state from host arrays keyed by STATE_FIELDS (e.g. from a checkpoint)."""
         for name in STATE_FIELDS:
-            getattr(self, name).assign(np.ascontiguousarray(arrays[name], dtype=np.float32))
+            array = getattr(self, name)
+            array.assign(np.ascontiguousarray(arrays[name], dtype=np.int32 if array.dtype == wp.int32 else np.float32))
 
     def copy_from(self, other: "State") -> None:
         """Copy every array of `other` into this state (same device and size)."""

@@ -18,6 +18,7 @@ from ..mimicry import Form, FormError, Humanoid, MeshForm, fill_form, make_form,
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
+from ..thermal import initial_phase
 from ..state import State
 from .errors import SceneError
 from .schema import Scene
@@ -172,6 +173,7 @@ def _colliders(scene: Scene, device: str, forms: dict[str, Form]):
         if motion is not None:
             o, q, v, w = motion(0.0)
             data.origin, data.rotation, data.velocity, data.angular_velocity = wp.vec3(*o), wp.quat(*q), wp.vec3(*v), wp.vec3(*w)
+        data.temperature = float(spec.temperature)
         colliders.append(data)
         motions.append(motion)
         temperatures.append(float(spec.temperature))
@@ -289,13 +291,6 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         if spec.form not in forms:
             continue  # its form's error is already listed
         liquid = material.constitutive == Constitutive.FLUID
-        if liquid and spec.temperature <= material.melting_point:
-            errors.append(
-                f"bodies[{index}].temperature: {spec.temperature} °C is at or below {material.name}'s melting point "
-                f"{material.melting_point} °C; frozen bodies are not simulated yet (they come with the temperature "
-                "work): give a temperature above it"
-            )
-            continue
         if material not in materials:
             materials.append(material)
         rng = np.random.default_rng([settings.seed, index])
@@ -312,7 +307,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             continue
         count = len(positions)
         volume_change = np.ones(count, dtype=np.float32)
-        if spec.hydrostatic and liquid:
+        if spec.hydrostatic and liquid and initial_phase(material, spec.temperature) == 1.0:
             # p = K (1 − J) = ρ |g| depth below the form's top surface.
             top = float(spec.position[1]) + float(forms[spec.form].bounds()[1][1])
             depth = np.clip(top - positions[:, 1], 0.0, None)
@@ -325,7 +320,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
                 "v": np.broadcast_to(np.asarray(spec.velocity, dtype=np.float32), (count, 3)),
                 "color": colors,
                 "temperature": np.full(count, temperature, dtype=np.float32),
-                "phase": np.full(count, 1.0 if liquid else 0.0, dtype=np.float32),
+                "phase": np.full(count, initial_phase(material, temperature), dtype=np.float32),
                 "volume": np.full(count, particle_volume(dx, spec.particles_per_cell), dtype=np.float32),
                 "material": np.full(count, materials.index(material), dtype=np.int32),
                 "body": np.full(count, index, dtype=np.int32),
@@ -377,6 +372,9 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         collider_motions=motions,
         meshes=meshes,
         collider_temperatures=collider_temperatures,
+        ambient=float(settings.ambient),
+        coldest_temperature=min([float(settings.ambient), *collider_temperatures, *(float(b.temperature) for b in scene.bodies)]),
+        heat_transfer_scale=float(settings.heat_transfer_scale),
         sampleable=sampleable,
     )
     state = State(model.particle_count, device)
@@ -390,6 +388,8 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             "temperature": joined("temperature"),
             "phase": joined("phase"),
             "color": joined("color"),
+            "boiled": np.zeros(count, dtype=np.float32),
+            "status": np.zeros(count, dtype=np.int32),
         }
     )
     return BuiltScene(model=model, state=state, control=Control(model, joined("x"), joined("color")), forms=forms)

@@ -66,6 +66,8 @@ class ColliderData:
     """First surface colour, RGB in [0, 1]."""
     color_b: wp.vec3
     """Second surface colour (checker and stripes), RGB in [0, 1]."""
+    temperature: float
+    """Surface temperature [°C], held fixed: grid nodes on and inside the solid are held at it."""
 
 
 @wp.func

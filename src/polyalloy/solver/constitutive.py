@@ -7,6 +7,7 @@ includes only the models a scene uses (`wp.static`), so a scene of liquid alone 
 - Liquid: weakly compressible, p = K (1 − J) clamped at p ≥ 0 (a free surface carries no
   tension), plus Newtonian viscosity τ_v = μ J (∇v + ∇vᵀ) with ∇v ≈ C (APIC).
 - Elastic: compressible neo-Hookean, τ = G (F Fᵀ − I) + λ ln J · I (Bonet & Wood 2008).
+- Frozen liquid (below half melted): neo-Hookean with the material's frozen moduli.
 - Sand: Hencky (St. Venant–Kirchhoff in log strain) with the Drucker–Prager return map of
   Klár et al. 2016, "Drucker-Prager elastoplasticity for sand animation", §7.
 """
@@ -31,6 +32,28 @@ class MaterialData:
     viscosity: float
     friction_alpha: float
     """Drucker–Prager cone coefficient α = √(2/3)·2 sin φ / (3 − sin φ) [-]."""
+    frozen_shear_modulus: float
+    """Shear modulus of the frozen liquid [Pa] (0: it does not freeze)."""
+    frozen_lame_lambda: float
+    """Lamé λ of the frozen liquid [Pa]."""
+    density: float
+    """Mass density [kg/m³]."""
+    melting_point: float
+    """Melting point [°C]."""
+    latent_heat: float
+    """Latent heat of fusion [J/kg]."""
+    heat_capacity_solid: float
+    """Specific heat capacity of the solid [J/(kg·K)]."""
+    heat_capacity_liquid: float
+    """Specific heat capacity of the liquid [J/(kg·K)]."""
+    conductivity_solid: float
+    """Thermal conductivity of the solid [W/(m·K)] (unscaled; the scene's factor is applied in the kernels)."""
+    conductivity_liquid: float
+    """Thermal conductivity of the liquid [W/(m·K)]."""
+    boiling_point: float
+    """Boiling point [°C]."""
+    latent_heat_vaporization: float
+    """Latent heat of vaporisation [J/kg]."""
 
 
 def material_data(material: Material) -> MaterialData:
@@ -43,6 +66,17 @@ def material_data(material: Material) -> MaterialData:
     data.viscosity = material.viscosity
     sin_phi = math.sin(math.radians(material.friction_angle))
     data.friction_alpha = math.sqrt(2.0 / 3.0) * 2.0 * sin_phi / (3.0 - sin_phi)
+    data.frozen_shear_modulus = material.frozen_shear_modulus if material.freezes else 0.0
+    data.frozen_lame_lambda = material.frozen_bulk_modulus - 2.0 * material.frozen_shear_modulus / 3.0
+    data.density = material.density
+    data.melting_point = material.melting_point
+    data.latent_heat = material.latent_heat
+    data.heat_capacity_solid = material.heat_capacity_solid
+    data.heat_capacity_liquid = material.heat_capacity_liquid
+    data.conductivity_solid = material.conductivity_solid
+    data.conductivity_liquid = material.conductivity_liquid
+    data.boiling_point = material.boiling_point
+    data.latent_heat_vaporization = material.latent_heat_vaporization
     return data
 
 
@@ -74,6 +108,21 @@ def neo_hookean_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
     J = wp.max(wp.determinant(F), 1.0e-6)
     identity = wp.identity(n=3, dtype=float)
     return mat.shear_modulus * (F * wp.transpose(F) - identity) + mat.lame_lambda * wp.log(J) * identity
+
+
+@wp.func
+def frozen_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
+    """Kirchhoff stress [Pa] of a frozen liquid: neo-Hookean with the frozen moduli."""
+    J = wp.max(wp.determinant(F), 1.0e-6)
+    identity = wp.identity(n=3, dtype=float)
+    return mat.frozen_shear_modulus * (F * wp.transpose(F) - identity) + mat.frozen_lame_lambda * wp.log(J) * identity
+
+
+@wp.func
+def is_frozen(mat: MaterialData, phase: float):
+    """Whether a particle of `mat` with liquid fraction `phase` is a solid: a freezing liquid
+    counts as frozen below half melted."""
+    return mat.constitutive == FLUID and mat.frozen_shear_modulus > 0.0 and phase < 0.5
 
 
 @wp.func

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import warp as wp
 
 from ..materials import Constitutive
+from ..state import PRESENT
 from . import constitutive as cm
 from .colliders import (
     ColliderData,
@@ -106,12 +107,15 @@ def seed_blocks(
     grid_shape: wp.vec3i,
     # State in:
     x_in: wp.array(dtype=wp.vec3),
+    status_in: wp.array(dtype=int),
     first_particle: int,
     # State out:
     block_seeds_out: wp.array3d(dtype=int),
 ):
-    """Flag the block holding each particle's stencil corner (lanes may race: all write 1)."""
+    """Flag the block holding each present particle's stencil corner (lanes may race: all write 1)."""
     p = wp.tid() + first_particle
+    if status_in[p] != PRESENT:
+        return
     base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
     block_seeds_out[base[0] // BLOCK, base[1] // BLOCK, base[2] // BLOCK] = 1
 
@@ -238,6 +242,23 @@ def project_out_of_colliders(
             x[axis] = hi[axis]
             v[axis] = wp.min(v[axis], 0.0)
     return x, v
+
+
+FROST_REACH = wp.constant(0.5)
+"""Frozen particles within this many cells of a solid surface are frozen onto it [cells]."""
+
+
+@wp.func
+def surface_contact(x: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.vec3, hi: wp.vec3, reach: float):
+    """(1, surface velocity [m/s]) if x lies within `reach` [m] of a collider or a domain wall
+    (the nearest collider's velocity; walls stand still), else (0, 0)."""
+    for c in range(colliders.shape[0]):
+        if collider_sdf(colliders[c], x) < reach:
+            return 1, collider_velocity(colliders[c], x)
+    for axis in range(3):
+        if x[axis] < lo[axis] + reach or x[axis] > hi[axis] - reach:
+            return 1, wp.vec3(0.0)
+    return 0, wp.vec3(0.0)
 
 
 @wp.kernel
@@ -432,6 +453,15 @@ def control_acceleration(
     return pull - authority * gravity
 
 
+@wp.func
+def will_share(mat: cm.MaterialData, phase: float):
+    """Share of its body's will a particle feels [0, 1]: frozen metal has none, so in a freezing
+    material the pull fades with the particle's liquid fraction."""
+    if mat.constitutive == cm.FLUID and mat.frozen_shear_modulus > 0.0:
+        return phase
+    return 1.0
+
+
 @dataclass(frozen=True)
 class TransferKernels:
     """The material-dependent kernels of one scene."""
@@ -454,11 +484,14 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
     module = "polyalloy_mpm_" + "".join(str(c) for c in sorted(key))
 
     @wp.func
-    def kirchhoff_stress(F: wp.mat33, C: wp.mat33, mat: cm.MaterialData):
+    def kirchhoff_stress(F: wp.mat33, C: wp.mat33, mat: cm.MaterialData, phase: float):
         tau = wp.mat33(0.0)
         if wp.static(has_fluid):
             if mat.constitutive == cm.FLUID:
-                tau = cm.fluid_stress(F, C, mat)
+                if cm.is_frozen(mat, phase):
+                    tau = cm.frozen_stress(F, C, mat)
+                else:
+                    tau = cm.fluid_stress(F, C, mat)
         if wp.static(has_elastic):
             if mat.constitutive == cm.ELASTIC:
                 tau = cm.neo_hookean_stress(F, C, mat)
@@ -468,9 +501,9 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         return tau
 
     @wp.func
-    def plastic_projection(F: wp.mat33, mat: cm.MaterialData):
+    def plastic_projection(F: wp.mat33, mat: cm.MaterialData, phase: float):
         if wp.static(has_fluid):
-            if mat.constitutive == cm.FLUID:
+            if mat.constitutive == cm.FLUID and not cm.is_frozen(mat, phase):
                 return cm.fluid_project(F)
         if wp.static(has_sand):
             if mat.constitutive == cm.SAND:
@@ -493,6 +526,8 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         v_in: wp.array(dtype=wp.vec3),
         C_in: wp.array(dtype=wp.mat33),
         F_in: wp.array(dtype=wp.mat33),
+        phase_in: wp.array(dtype=float),
+        status_in: wp.array(dtype=int),
         # Control:
         targets: wp.array(dtype=wp.vec3),
         will_mode: wp.array(dtype=int),
@@ -513,9 +548,12 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         """Scatter APIC momentum, with the stress impulse folded in (MLS-MPM eq. 29), and mass
         into scatter lane `lane` (lanes run concurrently over disjoint particle ranges)."""
         p = wp.tid() + first_particle
+        if status_in[p] != PRESENT:
+            return
         m = particle_mass[p]
         C = C_in[p]
-        stress = kirchhoff_stress(F_in[p], C, materials[particle_material[p]])
+        phase = phase_in[p]
+        stress = kirchhoff_stress(F_in[p], C, materials[particle_material[p]], phase)
         affine = (-dt * particle_volume[p] * 4.0 * inv_dx * inv_dx) * stress + m * C
         grid_shape = wp.vec3i(grid_scatter_out.shape[1], grid_scatter_out.shape[2], grid_scatter_out.shape[3])
         v = v_in[p]
@@ -523,7 +561,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         # feel it through the shared grid (momentum exchange stays right).
         body = particle_body[p]
         if body >= 0:
-            authority = body_authority[body]
+            authority = body_authority[body] * will_share(materials[particle_material[p]], phase)
             if authority > 0.0:
                 # A held piece keeps its shape but has no will to go anywhere: its world targets
                 # move with it (polyalloy.reach) and gravity is not resisted, so it falls and rests.
@@ -582,6 +620,8 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         # State in:
         x_in: wp.array(dtype=wp.vec3),
         F_in: wp.array(dtype=wp.mat33),
+        phase_in: wp.array(dtype=float),
+        status_in: wp.array(dtype=int),
         # State out:
         x_out: wp.array(dtype=wp.vec3),
         v_out: wp.array(dtype=wp.vec3),
@@ -591,8 +631,13 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         first_particle: int,
         dt: float,
     ):
-        """Gather velocity and its APIC gradient, update F, advect, keep particles out of solids."""
+        """Gather velocity and its APIC gradient, update F, advect, keep particles out of solids.
+        A particle no longer present stays where it left, at rest."""
         p = wp.tid() + first_particle
+        if status_in[p] != PRESENT:
+            x_out[p] = x_in[p]
+            v_out[p] = wp.vec3(0.0)
+            return
         x = x_in[p]
         grid_shape = wp.vec3i(grid_velocity_mass_in.shape[0], grid_velocity_mass_in.shape[1], grid_velocity_mass_in.shape[2])
         base, fx = stencil_base(x, grid_origin, inv_dx, grid_shape)
@@ -621,16 +666,24 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         C = (4.0 * inv_dx) * B
         F = (wp.identity(n=3, dtype=float) + dt * C) * F_in[p]
         material = materials[particle_material[p]]
-        F = plastic_projection(F, material)
+        phase = phase_in[p]
+        F = plastic_projection(F, material, phase)
         if wp.static(has_fluid):
             # det F integrates the grid's smooth divergence, not the particles' reshuffling,
             # so a willed liquid's J drifts from its true density and the body swells
             # (notes/mimetic-control.md). Nudge J toward the density the grid sees:
             # J_grid = ρ_rest / ρ_grid with ρ_grid = Σ w m_i / dx³.
-            if material.constitutive == cm.FLUID and particle_body[p] >= 0:
+            if material.constitutive == cm.FLUID and not cm.is_frozen(material, phase) and particle_body[p] >= 0:
                 if body_authority[particle_body[p]] > 0.0 and node_mass > 0.0:
                     grid_J = particle_mass[p] / (particle_volume[p] * node_mass * inv_dx * inv_dx * inv_dx)
                     F = cm.fluid_project(wp.diag(wp.vec3(F[0, 0] + J_RELAXATION * (grid_J - F[0, 0]), 1.0, 1.0)))
+        if wp.static(has_fluid):
+            # Frozen metal touching a surface is frozen onto it (T1: the feet stick to the
+            # floor): it moves with the surface until it thaws or its bonds break.
+            if cm.is_frozen(material, phase):
+                stuck, v_surface = surface_contact(x, colliders, domain_lo, domain_hi, FROST_REACH / inv_dx)
+                if stuck == 1:
+                    v = v_surface
         x_new, v_new = project_out_of_colliders(x + dt * v, v, colliders, domain_lo, domain_hi, dt)
         x_out[p] = x_new
         v_out[p] = v_new

@@ -52,7 +52,8 @@ class MPMSolver:
         self.lanes = lanes
         """Concurrent launches per stage (CPU cores used); 1 on a GPU."""
         bounds = np.linspace(0, model.particle_count, lanes + 1).round().astype(int)
-        self._particle_ranges = [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.particle_ranges = [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+        """(first particle, count) of each lane's particles."""
         self._pool = ThreadPoolExecutor(max_workers=lanes) if lanes > 1 else None
         self.grid_scatter = wp.zeros((lanes, *shape), dtype=wp.vec4, device=device)
         """Node momentum [kg·m/s] (xyz) and mass [kg] (w) scattered by each lane, shape
@@ -64,7 +65,8 @@ class MPMSolver:
         self._scratch_int = wp.zeros(1, dtype=int, device=device)
         block_shape = tuple(-(-n // kernels.BLOCK) for n in shape)
         self._block_seeds = wp.zeros(block_shape, dtype=int, device=device)
-        self._block_flags = wp.zeros(block_shape, dtype=int, device=device)
+        self.block_flags = wp.zeros(block_shape, dtype=int, device=device)
+        """1 for each grid block in `active_blocks`, else 0, shape: blocks along x, y, z."""
         self._block_slots = wp.zeros(block_shape, dtype=int, device=device)
         self.active_blocks = wp.zeros(int(np.prod(block_shape)), dtype=wp.vec3i, device=device)
         """Grid blocks (BLOCK³ nodes each) the particles can reach this frame; the first
@@ -83,10 +85,10 @@ class MPMSolver:
     def step(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
         """Advance the particles by one substep of `dt` seconds, from state_in into state_out.
 
-        Only positions, velocities, C and F are written; temperature, phase and colour are not
-        changed by any stage yet and must already be equal in both states (Simulation keeps
-        them so)."""
-        self._activate_blocks(state_in)
+        Only positions, velocities, C and F are written; temperature, phase, colour, boiled and
+        status are not changed by any stage and must already be equal in both states (the heat
+        step and Simulation keep them so)."""
+        self.activate_blocks(state_in)
         self._clear_grid()
         self._p2g(state_in, control, dt)
         self._grid_update(control, dt)
@@ -98,7 +100,7 @@ class MPMSolver:
             self._pool.shutdown()
             self._pool = None
 
-    def _in_lanes(self, launch, work: list) -> None:
+    def in_lanes(self, launch, work: list) -> None:
         """Call `launch(item)` for every item of `work`, concurrently when there are lanes."""
         if self._pool is None or len(work) == 1:
             for item in work:
@@ -119,14 +121,14 @@ class MPMSolver:
         m = self.model
 
         def launch(lane: int) -> None:
-            first, count = self._particle_ranges[lane]
+            first, count = self.particle_ranges[lane]
             wp.launch(
                 self._transfer.p2g,
                 dim=count,
                 inputs=[
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data,
                     self._grid_origin, self._inv_dx, m.particle_body_device, self._gravity,
-                    state.x, state.v, state.C, state.F,
+                    state.x, state.v, state.C, state.F, state.phase, state.status,
                     control.targets, control.will_mode, control.hold_velocity, control.hold_elapsed, control.body_authority, control.body_gain, control.body_max_acceleration,
                     control.body_offset, control.body_offset_velocity,
                     self.grid_scatter, first, lane, dt,
@@ -134,13 +136,17 @@ class MPMSolver:
                 device=m.device,
             )
 
-        self._in_lanes(launch, list(range(self.lanes)))
+        self.in_lanes(launch, list(range(self.lanes)))
+
+    def node_ranges(self) -> list[tuple[int, int]]:
+        """(first thread, thread count) per lane over the nodes of the active blocks: each lane
+        updates its own range of blocks."""
+        edges = np.linspace(0, self.active_block_count, self.lanes + 1).round().astype(int) * self._nodes_per_block
+        return [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
     def _grid_update(self, control: Control, dt: float) -> None:
         m = self.model
-        # Each lane updates its own range of active blocks.
-        edges = np.linspace(0, self.active_block_count, self.lanes + 1).round().astype(int) * self._nodes_per_block
-        ranges = [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        ranges = self.node_ranges()
 
         def launch(threads: tuple[int, int]) -> None:
             first, count = threads
@@ -155,7 +161,7 @@ class MPMSolver:
                 device=m.device,
             )
 
-        self._in_lanes(launch, ranges)
+        self.in_lanes(launch, ranges)
 
     def _g2p(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
         m = self.model
@@ -168,12 +174,12 @@ class MPMSolver:
                 inputs=[
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data, m.particle_body_device,
                     self._grid_origin, self._inv_dx, self._lo, self._hi, control.colliders, self.grid_velocity_mass,
-                    control.body_authority, state_in.x, state_in.F, state_out.x, state_out.v, state_out.C, state_out.F, first, dt,
+                    control.body_authority, state_in.x, state_in.F, state_in.phase, state_in.status, state_out.x, state_out.v, state_out.C, state_out.F, first, dt,
                 ],
                 device=m.device,
             )
 
-        self._in_lanes(launch, self._particle_ranges)
+        self.in_lanes(launch, self.particle_ranges)
 
     def max_particle_speed(self, state: State) -> float:
         """Largest particle speed [m/s]."""
@@ -208,7 +214,7 @@ class MPMSolver:
         count = max(1, count)
         return count, frame_dt / count
 
-    def _activate_blocks(self, state: State) -> None:
+    def activate_blocks(self, state: State) -> None:
         """Collect the grid blocks some particle's stencil touches into `active_blocks`.
 
         Matter usually fills a small part of the domain; the grid is cleared and updated only
@@ -224,21 +230,21 @@ class MPMSolver:
                 wp.launch(
                     kernels.seed_blocks,
                     dim=count,
-                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, first, self._block_seeds],
+                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, state.status, first, self._block_seeds],
                     device=m.device,
                 )
 
-            self._in_lanes(launch, self._particle_ranges)
-            wp.launch(kernels.grow_blocks, dim=self._block_seeds.shape, inputs=[self._block_seeds, self._block_flags], device=m.device)
+            self.in_lanes(launch, self.particle_ranges)
+            wp.launch(kernels.grow_blocks, dim=self._block_seeds.shape, inputs=[self._block_seeds, self.block_flags], device=m.device)
         else:
-            self._block_flags.fill_(1)
-        flat_flags = self._block_flags.flatten()
+            self.block_flags.fill_(1)
+        flat_flags = self.block_flags.flatten()
         flat_slots = self._block_slots.flatten()
         wp.utils.array_scan(flat_flags, flat_slots, inclusive=False)
         self.active_block_count = int(flat_slots[-1:].numpy()[0] + flat_flags[-1:].numpy()[0])
         wp.launch(
             kernels.compact_blocks,
-            dim=self._block_flags.shape,
-            inputs=[self._block_flags, self._block_slots, self.active_blocks],
+            dim=self.block_flags.shape,
+            inputs=[self.block_flags, self._block_slots, self.active_blocks],
             device=m.device,
         )

@@ -1,0 +1,229 @@
+"""Heat and phase change: the enthalpy method against Neumann's Stefan solution, calorimetry,
+freezing on a cold plate (T1's figure), a frozen body keeping its shape and thawing.
+
+The Stefan problem runs the heat step alone (particles do not move; gravity off), at the 4 mm
+cell the temperature issue names; the rest run whole simulations at small size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+from scipy.special import erf, erfc
+
+from polyalloy import thermal
+from polyalloy.materials import MATERIALS
+
+from .conftest import make_simulation, scene_dict
+
+ALLOY = MATERIALS["polyalloy"]
+
+
+def test_enthalpy_gives_back_temperature_and_phase():
+    # h = c_s (T − T_m) below the melting point, L·phase at it, L + c_l (T − T_m) above.
+    temperature = np.array([-60.0, ALLOY.melting_point, ALLOY.melting_point, 25.0])
+    phase = np.array([0.0, 0.0, 0.4, 1.0])
+    h = thermal.specific_enthalpy(ALLOY, temperature, phase)
+    assert h[0] == pytest.approx(ALLOY.heat_capacity_solid * (-60.0 - ALLOY.melting_point))
+    assert h[2] == pytest.approx(0.4 * ALLOY.latent_heat)
+    back_t, back_phase = thermal.temperature_and_phase(ALLOY, h)
+    np.testing.assert_allclose(back_t, temperature, atol=1e-9)
+    np.testing.assert_allclose(back_phase, phase, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- Stefan problem
+
+CELL = 0.004
+SCALE = 200.0
+COLUMN_HEIGHT = 0.3
+WALL_TEMPERATURE = 80.0
+START_TEMPERATURE = -25.0
+
+
+def _neumann_lambda(wall: float, start: float, alpha_l: float, alpha_s: float) -> float:
+    """λ of Neumann's two-phase melting solution, s(t) = 2λ√(α_l t) (Carslaw & Jaeger 1959,
+    §11.2; Alexiades & Solomon 1993, §2.2):
+
+        St_l / (e^{λ²} erf λ) − St_s / (ν e^{ν²λ²} erfc νλ) = λ √π,
+
+    St_l = c_l (T_wall − T_m) / L, St_s = c_s (T_m − T_0) / L, ν = √(α_l / α_s)."""
+    st_l = ALLOY.heat_capacity_liquid * (wall - ALLOY.melting_point) / ALLOY.latent_heat
+    st_s = ALLOY.heat_capacity_solid * (ALLOY.melting_point - start) / ALLOY.latent_heat
+    nu = math.sqrt(alpha_l / alpha_s)
+
+    def residual(lam: float) -> float:
+        return st_l / (math.exp(lam**2) * erf(lam)) - st_s / (nu * math.exp((nu * lam) ** 2) * erfc(nu * lam)) - lam * math.sqrt(math.pi)
+
+    return brentq(residual, 1e-6, 5.0)
+
+
+def _stefan_scene() -> dict:
+    width, gap = 5 * CELL, 3 * CELL
+    centre = gap + width / 2
+    data = scene_dict(
+        "stefan", 2.0, [[0.0, -10 * CELL, 0.0], [width + 2 * gap, COLUMN_HEIGHT + gap, width + 2 * gap]], CELL,
+        gravity=[0.0, 0.0, 0.0], heat_transfer_scale=SCALE,
+    )
+    data["forms"] = [{"name": "column", "shape": "box", "size": [width, COLUMN_HEIGHT, width]}]
+    data["bodies"] = [{"name": "slab", "form": "column", "position": [centre, 0.0, centre], "temperature": START_TEMPERATURE, "control": False}]
+    # The plate's top face lies on a node row at y = 0, the column's base.
+    data["colliders"] = [{"name": "plate", "shape": "box", "position": [centre, -10 * CELL, centre],
+                          "size": [width + 2 * gap, 10 * CELL, width + 2 * gap], "temperature": WALL_TEMPERATURE}]
+    return data
+
+
+def test_melt_front_and_wall_heat_follow_neumanns_solution():
+    # A frozen column 6 K below its melting point stands on a plate at 80 °C. Neumann's
+    # solution: front s = 2λ√(α_l t); heat through the wall per area
+    # Q = 2 k_l (T_wall − T_m) √t / (erf λ · √(π α_l)). Both within 5 % for t ≥ 0.5 s, and the
+    # heat the matter gained (sensible + latent) equals the heat the plate gave to 1e-5.
+    sim = make_simulation(_stefan_scene())
+    k_l, k_s = SCALE * ALLOY.conductivity_liquid, SCALE * ALLOY.conductivity_solid
+    alpha_l = k_l / (ALLOY.density * ALLOY.heat_capacity_liquid)
+    alpha_s = k_s / (ALLOY.density * ALLOY.heat_capacity_solid)
+    lam = _neumann_lambda(WALL_TEMPERATURE, START_TEMPERATURE, alpha_l, alpha_s)
+    volume = sim.model.particle_volume.numpy().astype(np.float64)
+    mass = sim.model.particle_mass.numpy().astype(np.float64)
+    area = volume.sum() / COLUMN_HEIGHT
+
+    def enthalpy() -> float:
+        return float(np.dot(mass, thermal.specific_enthalpy(ALLOY, sim.state.temperature.numpy(), sim.state.phase.numpy())))
+
+    start = enthalpy()
+    time = 0.0
+    for t in (0.5, 1.0, 1.5, 2.0):
+        while time < t - 1e-9:
+            dt = min(sim.heat.max_dt, t - time)
+            sim.heat.step(sim.state, sim._states[1], sim.control, dt)
+            time += dt
+        front = float(np.dot(volume, sim.state.phase.numpy())) / area
+        assert front == pytest.approx(2.0 * lam * math.sqrt(alpha_l * t), rel=0.05), f"melt front at {t} s"
+        wall_heat = 2.0 * k_l * (WALL_TEMPERATURE - ALLOY.melting_point) * math.sqrt(t) / (erf(lam) * math.sqrt(math.pi * alpha_l)) * area
+        assert sim.heat.heat_in == pytest.approx(wall_heat, rel=0.05), f"wall heat at {t} s"
+        assert abs(enthalpy() - start - sim.heat.heat_in) <= 1e-5 * sim.heat.heat_in
+
+
+def test_two_materials_in_contact_reach_the_calorimetric_temperature():
+    # Calorimetry (Black's principle): an isolated block of liquid alloy at 60 °C against a block
+    # of (solid) steel at 10 °C settles at T = Σ m c T₀ / Σ m c, with no heat gained or lost
+    # (1e-5 of the heat exchanged). Conduction × 3·10⁴: the 10 cm blocks' time constant
+    # L²/α ≈ 0.12 s, so 0.6 s leaves 0.2 K.
+    data = scene_dict("calorimeter", 0.6, [[-0.2, -0.2, -0.2], [0.2, 0.2, 0.2]], 0.02, gravity=[0.0, 0.0, 0.0], heat_transfer_scale=3.0e4)
+    data["forms"] = [{"name": "block", "shape": "box", "size": [0.1, 0.1, 0.1]}]
+    data["bodies"] = [
+        {"name": "hot", "form": "block", "position": [-0.05, -0.05, 0.0], "temperature": 60.0, "control": False},
+        {"name": "cold", "form": "block", "material": "molten_steel", "position": [0.05, -0.05, 0.0], "temperature": 10.0, "control": False},
+    ]
+    sim = make_simulation(data)
+    steel = MATERIALS["molten_steel"]
+    mass = sim.model.particle_mass.numpy().astype(np.float64)
+    hot, cold = (b.particle_slice for b in sim.model.bodies)
+    capacity = mass[hot].sum() * ALLOY.heat_capacity_liquid + mass[cold].sum() * steel.heat_capacity_solid
+    settled = (mass[hot].sum() * ALLOY.heat_capacity_liquid * 60.0 + mass[cold].sum() * steel.heat_capacity_solid * 10.0) / capacity
+
+    def heat() -> float:
+        t, phase = sim.state.temperature.numpy(), sim.state.phase.numpy()
+        return float(np.dot(mass[hot], thermal.specific_enthalpy(ALLOY, t[hot], phase[hot]))
+                     + np.dot(mass[cold], thermal.specific_enthalpy(steel, t[cold], phase[cold])))
+
+    start = heat()
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+    temperature = sim.state.temperature.numpy()
+    assert sim.heat.heat_in == 0.0
+    exchanged = mass[cold].sum() * steel.heat_capacity_solid * (settled - 10.0)
+    assert abs(heat() - start) <= 1e-5 * exchanged
+    assert np.all(np.abs(temperature - settled) < 1.0), (temperature.min(), temperature.max(), settled)
+
+
+def _ball_on_plate(temperature: float, plate: float, control: bool, scale: float, duration: float) -> dict:
+    data = scene_dict("freeze", duration, [[-0.3, 0.0, -0.3], [0.3, 0.45, 0.3]], 0.025, fps=24, heat_transfer_scale=scale, ambient=plate)
+    data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.12}]
+    data["bodies"] = [{"name": "t1000", "form": "ball", "position": [0.0, 0.05, 0.0], "temperature": temperature, "control": control}]
+    data["colliders"] = [{"name": "plate", "shape": "box", "position": [0.0, 0.0, 0.0], "size": [0.6, 0.05, 0.6], "temperature": plate}]
+    return data
+
+
+def test_a_willed_body_on_liquid_nitrogen_cold_freezes_loses_its_will_and_stops():
+    # T1's figure: frozen fraction ≥ 0.95, authority 0, kinetic energy ~0. A willed ball of
+    # alloy at 20 °C on a plate at −196 °C (the film's seconds: conduction × 10⁴) is frozen
+    # through at 0.67 s; its elastic ringing has died down by 1.5 s.
+    sim = make_simulation(_ball_on_plate(20.0, -196.0, True, 1.0e4, 1.5))
+    mass = sim.metrics_rows()[0]["mass"]
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+    row = sim.metrics_rows()[0]
+    assert row["frozen_fraction"] >= 0.95
+    assert row["authority"] == 0.0
+    # At rest: kinetic energy under 1e-6 of the potential energy of its own height.
+    assert row["kinetic_energy"] < 1e-6 * mass * 9.81 * 0.24
+    assert row["temp_mean"] < ALLOY.melting_point
+
+
+def _height_kept(data: dict, duration: float) -> tuple[float, dict]:
+    """The body's height after `duration` [s] over its height at the start, and its last metrics."""
+    sim = make_simulation(data)
+
+    def height() -> float:
+        y = sim.state.x.numpy()[:, 1]
+        return float(np.percentile(y, 99.5) - np.percentile(y, 0.5))
+
+    start = height()
+    while sim.time < duration - 1e-9:
+        sim.step_frame()
+    return height() / start, sim.metrics_rows()[0]
+
+
+def test_frozen_alloy_keeps_its_shape_and_thaws_into_a_puddle():
+    # Frozen, the alloy is an elastic solid: a ball at −60 °C on a plate at −60 °C keeps its
+    # height (≥ 95 % of its diameter) where the same liquid at 20 °C, without a will, slumps
+    # below 60 % in 0.5 s. On a plate at 200 °C the frozen ball melts through and slumps too.
+    frozen, row = _height_kept(_ball_on_plate(-60.0, -60.0, False, 1.0, 0.5), 0.5)
+    assert row["frozen_fraction"] == 1.0
+    assert frozen >= 0.95
+    liquid, row = _height_kept(_ball_on_plate(20.0, 20.0, False, 1.0, 0.5), 0.5)
+    assert row["frozen_fraction"] == 0.0
+    assert liquid < 0.6
+    thawed, row = _height_kept(_ball_on_plate(-40.0, 200.0, False, 1.0e4, 1.0), 1.0)
+    assert row["frozen_fraction"] == 0.0
+    assert thawed < 0.6
+
+
+def test_frozen_alloy_sticks_to_the_floor_where_liquid_runs_off():
+    # T1: "feet stick to the floor". With gravity tilted 30° along x and frictionless walls, a
+    # frozen block (−60 °C on a −60 °C floor) stays frozen to the floor (centre moves < 1 cm in
+    # 0.5 s; its elastic shear under ρ g sin 30° h / G is 0.2 mm) where the same block liquid
+    # runs off (> 20 cm).
+    def travel(temperature: float) -> float:
+        data = scene_dict("tilt", 0.5, [[-0.8, 0.0, -0.3], [0.8, 0.4, 0.3]], 0.025, gravity=[4.9, -8.5, 0.0], ambient=temperature)
+        data["forms"] = [{"name": "block", "shape": "box", "size": [0.16, 0.16, 0.16]}]
+        data["bodies"] = [{"name": "t1000", "form": "block", "position": [-0.5, 0.0, 0.0], "temperature": temperature, "control": False}]
+        sim = make_simulation(data)
+        start = sim.state.x.numpy().mean(axis=0)
+        while sim.frame < sim.frame_count:
+            sim.step_frame()
+        return float(sim.state.x.numpy().mean(axis=0)[0] - start[0])
+
+    assert abs(travel(-60.0)) < 0.01
+    assert travel(20.0) > 0.2
+
+
+def test_liquid_nitrogen_boils_off_a_hot_plate_and_every_kilogram_is_accounted_for():
+    # T3 and A1: liquid nitrogen at −196 °C on a plate at 300 °C boils away completely; each
+    # frame body mass + evaporated = initial mass within 0.1 % (here to float round-off).
+    data = scene_dict("boil", 1.0, [[-0.3, 0.0, -0.3], [0.3, 0.4, 0.3]], 0.025, heat_transfer_scale=1.0e4)
+    data["forms"] = [{"name": "block", "shape": "box", "size": [0.2, 0.1, 0.2]}]
+    data["bodies"] = [{"name": "ln2", "form": "block", "material": "liquid_nitrogen", "position": [0.0, 0.05, 0.0], "temperature": -196.0, "control": False}]
+    data["colliders"] = [{"name": "hot_plate", "shape": "box", "position": [0.0, 0.0, 0.0], "size": [0.6, 0.05, 0.6], "temperature": 300.0}]
+    sim = make_simulation(data)
+    initial = sim.metrics_rows()[0]["mass"]
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        row = sim.metrics_rows()[0]
+        assert abs(row["mass"] + row["evaporated_mass"] - initial) <= 1e-6 * initial
+        assert row["lost_mass"] == pytest.approx(0.0, abs=1e-6 * initial)
+    assert row["evaporated_mass"] == pytest.approx(initial, rel=1e-6)
+    assert row["particles"] == 0
