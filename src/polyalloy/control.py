@@ -38,6 +38,10 @@ class PoseMove:
         return self.origin + s * (self.destination - self.origin), (self.destination - self.origin) / (self.stop - self.start)
 
 
+THERMAL_GLITCH = 0.8
+"""Glitch level a willed body keeps after losing its whole will to temperature (frozen through)."""
+
+
 class Control:
     """Time-dependent inputs of a step."""
 
@@ -58,9 +62,10 @@ class Control:
         gain, pull bound and gravity compensation it can exert now."""
         self.trauma = np.zeros(len(bodies))
         """Trauma each body has accumulated so far [authority units]; it slows the recovery."""
-        self.liquid_fraction = np.ones(len(bodies), dtype=np.float32)
-        """Each body's liquid mass fraction [0, 1] (host), set each frame from its particles'
-        phase: a frozen alloy has no will (its effective authority is authority × this)."""
+        self.thermal_share = np.ones(len(bodies), dtype=np.float32)
+        """Share of each body's will its temperature leaves it [0, 1] (host), set each frame from
+        its particles: a frozen or boiling alloy has no will (effective authority = authority ×
+        this)."""
         self.form_colors = wp.array(np.asarray(initial_colors, dtype=np.float32), dtype=wp.vec3, device=device)
         """Each particle's colour in its body's current form (RGB in [0, 1]), which the body
         wills its colour back to (particle count,)."""
@@ -204,15 +209,22 @@ class Control:
 
     @property
     def effective_authority(self) -> np.ndarray:
-        """What each body's will can exert now [0, 1]: its authority times its liquid fraction."""
-        return (self.authority * self.liquid_fraction).astype(np.float32)
+        """What each body's will can exert now [0, 1]: its authority times its thermal share."""
+        return (self.authority * self.thermal_share).astype(np.float32)
 
-    def set_liquid_fraction(self, fractions: np.ndarray) -> None:
-        """Each body's liquid mass fraction [0, 1] now (from its particles' phase)."""
-        fractions = np.asarray(fractions, dtype=np.float32)
-        if np.any(fractions != self.liquid_fraction):
-            self.liquid_fraction = fractions
+    def set_thermal_share(self, shares: np.ndarray) -> None:
+        """Each body's thermal share of its will [0, 1] now (polyalloy.thermal.will_share).
+        Freezing, or over-heating, hurts a willed body for good: its glitch level rises to
+        THERMAL_GLITCH times the largest share of its will it has lost to temperature (T5:
+        after the freeze it glitches)."""
+        shares = np.asarray(shares, dtype=np.float32)
+        if np.any(shares != self.thermal_share):
+            self.thermal_share = shares
             self._upload_authority()
+        for b, body in enumerate(self._model.bodies):
+            scar = THERMAL_GLITCH * (1.0 - float(shares[b]))
+            if body.control and scar > self.glitch[b]:
+                self.set_glitch(b, scar)
 
     def _upload_authority(self) -> None:
         self.body_authority.assign(self.effective_authority)
@@ -252,7 +264,7 @@ class Control:
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
             "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
-            "glitch": self.glitch.tolist(), "liquid_fraction": self.liquid_fraction.tolist(),
+            "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(),
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -264,7 +276,7 @@ class Control:
         self.body_offset.assign(self.offsets.astype(np.float32))
         self.authority = np.asarray(data["authority"], dtype=np.float32)
         self.trauma = np.asarray(data["trauma"], dtype=float)
-        self.liquid_fraction = np.asarray(data["liquid_fraction"], dtype=np.float32)
+        self.thermal_share = np.asarray(data["thermal_share"], dtype=np.float32)
         self.library = [list(forms) for forms in data["library"]]
         self.turns = np.asarray(data["turns"], dtype=float)
         self.camouflage = np.asarray(data["camouflage"], dtype=np.int32)

@@ -119,6 +119,8 @@ class Model:
     """Factor on every thermal conductivity [-] (the film freezes a man in seconds)."""
     meshes: list = field(default_factory=list)
     """wp.Mesh and wp.Volume objects the colliders refer to, kept alive for the run."""
+    pools: wp.array | None = None
+    """Analytic baths (solver.pools.PoolData), shape (pool_count,)."""
     sampleable: dict[int, str] = field(default_factory=dict)
     """Collider index → the form a body adds to its library by touching that collider."""
 

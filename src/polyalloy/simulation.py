@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import warp as wp
 
-from . import metrics
+from . import metrics, thermal
 from .events import AppliedEvent, Timeline
 from .mimicry import Form, rotation_y
 from .scene import Scene
 from .scene.build import build_scene
 from .solver import MPMSolver, kernels
 from .solver.heat import HeatSolver
-from .state import PRESENT, State
+from .state import DISSOLVED, PRESENT, State
 from .touch import TouchSampler
 from .reach import WillReach
 from .glitch import Glitch
@@ -74,6 +74,7 @@ class Simulation:
         self.last_stats = FrameStats(substeps=0, dt=0.0, wall_s=0.0)
         self._particle_mass = self.model.particle_mass.numpy()
         self._initial_body_mass = self._body_masses()
+        self.control.set_thermal_share(self._thermal_shares())
         self.timeline = Timeline(scene, self.model, self.control, self.forms)
         self.touch = TouchSampler(self.model, [c.name for c in scene.colliders])
         self.reach = WillReach(self.model)
@@ -128,15 +129,15 @@ class Simulation:
             self._states.reverse()
             s += 1
             unheated += dt
-            # Heat diffuses far slower than sound crosses a cell: one heat step covers as many
-            # substeps as its stability limit allows, and the frame ends with one.
+            # Heat usually diffuses far slower than sound crosses a cell: one heat step covers
+            # as many substeps as its stability limit allows, and the frame ends with one.
             if s == substeps or unheated + dt > self.heat.max_dt:
-                self.heat.step(self._states[0], self._states[1], self.control, unheated)
+                self.heat.advance(self._states[0], self._states[1], self.control, unheated)
                 unheated = 0.0
             wp.synchronize_device(self.device)
             wall += wallclock.perf_counter() - t0
         self.solver.check_finite(self.state)
-        self.control.set_liquid_fraction(self._liquid_fractions())
+        self.control.set_thermal_share(self._thermal_shares())
         self.control.recover(self.frame_dt)
         self.frame += 1
         self.applied_events += self.touch.sample(self.state, self.control, self.time)
@@ -147,15 +148,20 @@ class Simulation:
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
         return self.last_stats
 
-    def _liquid_fractions(self) -> np.ndarray:
-        """Each body's liquid mass fraction [0, 1] from its particles' phase (1 for a body of a
-        material that never freezes)."""
-        phase = self.state.phase.numpy()
+    def _thermal_shares(self) -> np.ndarray:
+        """Share of each body's will its temperature leaves it [0, 1]: the mass-weighted mean of
+        its present particles' will share (thermal.will_share), 0 for a body wholly gone."""
+        state = self.state
+        phase, temperature, status = state.phase.numpy(), state.temperature.numpy(), state.status.numpy()
         mass = self._particle_mass
-        return np.array([
-            float(np.dot(phase[b.particle_slice], mass[b.particle_slice]) / mass[b.particle_slice].sum()) if b.material.freezes else 1.0
-            for b in self.model.bodies
-        ])
+        shares = []
+        for body in self.model.bodies:
+            sl = body.particle_slice
+            present = status[sl] == PRESENT
+            m = mass[sl][present]
+            share = thermal.will_share(body.material, temperature[sl][present], phase[sl][present])
+            shares.append(float(np.dot(share, m) / m.sum()) if m.sum() > 0 else 0.0)
+        return np.array(shares)
 
     def _relax_colors(self) -> None:
         """Will the colours over the frame just done (no solver stage changes colour, so both
@@ -224,8 +230,10 @@ class Simulation:
         rows = []
         for index, body in enumerate(self.model.bodies):
             sl = body.particle_slice
-            boiled = data["boiled"][sl].astype(np.float64) * data["mass"][sl]
-            present = data["status"][sl] == PRESENT
+            status = data["status"][sl]
+            dissolved = float(data["mass"][sl][status == DISSOLVED].sum(dtype=np.float64))
+            boiled = np.where(status == DISSOLVED, 0.0, data["boiled"][sl].astype(np.float64) * data["mass"][sl])
+            present = status == PRESENT
             x, v, mass = data["x"][sl][present], data["v"][sl][present], data["mass"][sl][present]
             phase, temperature = data["phase"][sl][present], data["temperature"][sl][present]
             sdf = self.form_sdf(index)
@@ -241,9 +249,9 @@ class Simulation:
                     "body": body.name,
                     "particles": int(len(x)),
                     "mass": body_mass,
-                    "dissolved_mass": 0.0,
+                    "dissolved_mass": dissolved,
                     "evaporated_mass": evaporated,
-                    "lost_mass": self._initial_body_mass[index] - body_mass - evaporated,
+                    "lost_mass": self._initial_body_mass[index] - body_mass - dissolved - evaporated,
                     "fragments": count,
                     "solid_pieces": metrics.solid_pieces(x, frozen, np.ones(len(x), dtype=bool), body.spacing),
                     "largest_fragment": largest,

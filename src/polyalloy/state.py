@@ -19,6 +19,9 @@ PRESENT = wp.constant(0)
 EVAPORATED = wp.constant(1)
 """Status of a particle that has boiled away: out of the simulation, its mass counted as evaporated."""
 
+DISSOLVED = wp.constant(2)
+"""Status of a body's particle a pool has dissolved: out of the simulation, its mass counted as dissolved."""
+
 
 class State:
     """Per-particle simulation state on one Warp device."""
@@ -44,7 +47,7 @@ class State:
         self.boiled = wp.zeros(particle_count, dtype=float, device=device)
         """Fraction of each particle's mass boiled off [-] (0 … 1), shape (particle_count,)."""
         self.status = wp.zeros(particle_count, dtype=int, device=device)
-        """PRESENT or EVAPORATED per particle, shape (particle_count,). A particle that is no
+        """PRESENT, EVAPORATED or DISSOLVED per particle, shape (particle_count,). A particle that is no
         longer present keeps its slot (arrays never change size) but no stage touches it."""
 
     def to_numpy(self) -> dict[str, np.ndarray]:

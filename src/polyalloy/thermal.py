@@ -47,6 +47,16 @@ def temperature_and_phase(material: Material, enthalpy: np.ndarray) -> tuple[np.
     return temperature, phase
 
 
+def will_share(material: Material, temperature: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Share of its body's will each particle feels [0, 1] (as the solver's `will_share`): its
+    liquid fraction if the material freezes, times a fade from halfway between melting and
+    boiling to none at the boiling point."""
+    share = np.asarray(phase, dtype=np.float64) if material.freezes else np.ones(np.shape(temperature))
+    hot = 0.5 * (material.melting_point + material.boiling_point)
+    fade = np.clip((material.boiling_point - np.asarray(temperature, dtype=np.float64)) / (material.boiling_point - hot), 0.0, 1.0)
+    return share * fade
+
+
 def initial_phase(material: Material, temperature: float) -> float:
     """Liquid fraction of matter created at `temperature` [°C]: 1 above the melting point, else 0."""
     return 1.0 if temperature > material.melting_point else 0.0

@@ -18,8 +18,9 @@ from ..mimicry import Form, FormError, Humanoid, MeshForm, fill_form, make_form,
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
-from ..thermal import initial_phase
+from ..solver.pools import PoolData, pool_data
 from ..state import State
+from ..thermal import initial_phase
 from .errors import SceneError
 from .schema import Scene
 
@@ -272,7 +273,7 @@ def _volume_ratio_as_F(volume_ratio: np.ndarray) -> np.ndarray:
 def build_scene(scene: Scene, device: str) -> BuiltScene:
     """Model, initial State and Control of `scene` on `device`; raises SceneError on bad input."""
     settings = scene.scene
-    unsupported = [name for name in ("pools", "emitters", "heaters") if getattr(scene, name)]
+    unsupported = [name for name in ("emitters", "heaters") if getattr(scene, name)]
     if unsupported:
         raise SceneError(
             [f"{name}: not simulated yet (they arrive with the temperature issue); remove the [[{name}]] tables" for name in unsupported],
@@ -376,6 +377,10 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         coldest_temperature=min([float(settings.ambient), *collider_temperatures, *(float(b.temperature) for b in scene.bodies)]),
         heat_transfer_scale=float(settings.heat_transfer_scale),
         sampleable=sampleable,
+        pools=wp.array(
+            [pool_data(p.region.lo, p.region.hi, p.temperature, MATERIALS[p.material], p.start, p.stop) for p in scene.pools],
+            dtype=PoolData, device=device,
+        ),
     )
     state = State(model.particle_count, device)
     count = model.particle_count

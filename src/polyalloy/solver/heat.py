@@ -8,8 +8,8 @@ The stages mirror the MPM substep (notes/thermal.md, coupling "A"):
    conductivity k = Σ w V k / Σ w V.
 3. **Exchange.** Finite-volume conduction between face neighbours with conductance
    k_face·dx·min(φᵢ, φⱼ, 1): empty space is adiabatic and a half-filled skin conducts half as
-   well. Nodes on or inside a collider, and on or beyond a domain wall, are *held* at that
-   surface's temperature, like an MPM velocity boundary: their neighbours exchange heat with
+   well. Nodes on or inside a collider, in a pool's bath (less than half full of matter: the
+   matter displaces the bath), and on or beyond a domain wall, are *held* at that temperature, like an MPM velocity boundary: their neighbours exchange heat with
    them over a full cell (conductance k·dx·φ of the neighbour), and their particles are pushed
    to the surface temperature (ΔTᵢ = T_s − Tᵢ). Every transfer is written as a node energy
    change ΔEᵢ, so heat is conserved to round-off; what the held nodes give is counted as heat in.
@@ -18,7 +18,8 @@ The stages mirror the MPM substep (notes/thermal.md, coupling "A"):
    node by node and carries a share of the conduction (see `heat_gather`). Temperature and phase follow from the new enthalpy
    (polyalloy.thermal); a freezing material's deformation gradient changes form as it crosses
    half-frozen (a liquid keeps only its volume ratio, a solid its full F). Heat above the
-   boiling point boils the particle off at the boiling temperature (liquid nitrogen, T3).
+   boiling point boils the particle off at the boiling temperature (liquid nitrogen, T3); a
+   body's particle that reaches it inside a pool's bath dissolves instead (T6).
 
 The step borrows the MPM solver's grid (scatter lanes and the vec4 node array), which holds
 nothing between substeps, so heat costs no memory of its own.
@@ -26,6 +27,7 @@ nothing between substeps, so heat costs no memory of its own.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,8 +36,9 @@ import warp as wp
 from .. import thermal
 from . import constitutive as cm
 from .colliders import ColliderData, collider_sdf
-from ..state import EVAPORATED, PRESENT
+from ..state import DISSOLVED, EVAPORATED, PRESENT
 from .kernels import BLOCK, block_node, bspline_weights, clear_grid_blocks, stencil_base
+from .pools import PoolData, pool_at
 
 if TYPE_CHECKING:
     from ..control import Control
@@ -87,11 +90,17 @@ def phase_of(mat: cm.MaterialData, h: float):
 
 @wp.func
 def held_temperature(
-    node: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.vec3, hi: wp.vec3, dx: float, ambient: float
+    node: wp.vec3, fill: float, colliders: wp.array(dtype=ColliderData), pools: wp.array(dtype=PoolData), time: float,
+    lo: wp.vec3, hi: wp.vec3, dx: float, ambient: float,
 ):
-    """(1, T) if the node at `node` [m] is held at a surface temperature T [°C] (inside or on a
-    collider, or on or beyond a domain wall at ambient), else (0, 0)."""
+    """(1, T) if the node at `node` [m], `fill` full of matter, is held at a temperature T [°C]
+    (inside or on a collider; in a pool at `time` [s] where the matter leaves the bath most of
+    the node; on or beyond a domain wall at ambient), else (0, 0)."""
     tolerance = 1.0e-3 * dx
+    if fill < 0.5:
+        bath = pool_at(node, pools, time)
+        if bath >= 0:
+            return 1, pools[bath].temperature
     for c in range(colliders.shape[0]):
         if collider_sdf(colliders[c], node) <= 0.0:
             return 1, colliders[c].temperature
@@ -183,6 +192,8 @@ def heat_exchange(
     conductivity_scale: float,
     subcell_share: float,
     colliders: wp.array(dtype=ColliderData),
+    pools: wp.array(dtype=PoolData),
+    time: float,
     # Grid in:
     node_thermal_in: wp.array3d(dtype=wp.vec4),
     block_flags: wp.array3d(dtype=int),
@@ -218,7 +229,7 @@ def heat_exchange(
     diffusivity = k_here * here[2] * dx * dx * dx / capacity
     relax = wp.min(4.0 * subcell_share * diffusivity * dt / (dx * dx), 1.0)
     position = grid_origin + wp.vec3(float(i), float(j), float(k)) * dx
-    held, surface_temperature = held_temperature(position, colliders, domain_lo, domain_hi, dx, ambient)
+    held, surface_temperature = held_temperature(position, here[2], colliders, pools, time, domain_lo, domain_hi, dx, ambient)
     if held == 1:
         # The Dirichlet condition: the held node's particles are pushed to the surface
         # temperature, as fast as conduction over a cell allows (6 α dt / dx², at most all the
@@ -238,16 +249,17 @@ def heat_exchange(
         if nb[0] < 0 or nb[1] < 0 or nb[2] < 0 or nb[0] >= shape[0] or nb[1] >= shape[1] or nb[2] >= shape[2]:
             continue
         nb_position = grid_origin + wp.vec3(float(nb[0]), float(nb[1]), float(nb[2])) * dx
-        nb_held, nb_temperature = held_temperature(nb_position, colliders, domain_lo, domain_hi, dx, ambient)
+        there = wp.vec4(0.0)
+        if node_is_active(block_flags, nb[0], nb[1], nb[2]):
+            there = node_thermal_in[nb[0], nb[1], nb[2]]
+        nb_held, nb_temperature = held_temperature(nb_position, there[2], colliders, pools, time, domain_lo, domain_hi, dx, ambient)
         if nb_held == 1:
             # A held surface node exchanges over a full cell with this node's own skin.
             surface_flow += k_grid * dx * fill * (nb_temperature - here[0])
-        elif node_is_active(block_flags, nb[0], nb[1], nb[2]):
-            there = node_thermal_in[nb[0], nb[1], nb[2]]
-            if there[1] > 0.0:
-                k_there = (1.0 - subcell_share) * conductivity_scale * there[3]
-                k_face = 2.0 * k_grid * k_there / wp.max(k_grid + k_there, 1.0e-30)
-                flow += k_face * dx * wp.min(fill, wp.min(there[2], 1.0)) * (there[0] - here[0])
+        elif there[1] > 0.0:
+            k_there = (1.0 - subcell_share) * conductivity_scale * there[3]
+            k_face = 2.0 * k_grid * k_there / wp.max(k_grid + k_there, 1.0e-30)
+            flow += k_face * dx * wp.min(fill, wp.min(there[2], 1.0)) * (there[0] - here[0])
     wp.atomic_add(heat_in_out, lane, dt * surface_flow)
     node_delta_out[0, i, j, k] = wp.vec4(dt * (flow + surface_flow) / capacity, relax, 0.0, 0.0)
 
@@ -256,7 +268,10 @@ def heat_exchange(
 def heat_gather(
     # Model:
     particle_material: wp.array(dtype=int),
+    particle_body: wp.array(dtype=int),
     materials: wp.array(dtype=cm.MaterialData),
+    pools: wp.array(dtype=PoolData),
+    time: float,
     grid_origin: wp.vec3,
     inv_dx: float,
     node_thermal_in: wp.array3d(dtype=wp.vec4),
@@ -319,7 +334,11 @@ def heat_gather(
         h = specific_enthalpy(mat, temperature, phase) + gained
         new_phase = phase_of(mat, h)
         temperature = temperature_of(mat, h)
-    if new_phase >= 1.0 and mat.latent_heat_vaporization > 0.0 and temperature > mat.boiling_point:
+    if new_phase >= 1.0 and temperature > mat.boiling_point and particle_body[p] >= 0 and pool_at(x_in[p], pools, time) >= 0:
+        # A body's metal brought to its boiling point in a bath dissolves into it (T6).
+        status_inout[p] = DISSOLVED
+        status_copy[p] = DISSOLVED
+    elif new_phase >= 1.0 and mat.latent_heat_vaporization > 0.0 and temperature > mat.boiling_point:
         # Boiling: heat above the boiling point turns liquid to vapour at constant temperature;
         # a particle wholly boiled leaves the simulation (its mass counted as evaporated).
         boiled = boiled_inout[p] + (temperature - mat.boiling_point) * mat.heat_capacity_liquid / mat.latent_heat_vaporization
@@ -366,9 +385,16 @@ class HeatSolver:
         """Heat the held surfaces (colliders and walls) have given the matter so far [J]."""
         self._heat_in_lanes = wp.zeros(mpm.lanes, dtype=float, device=model.device)
 
+    def advance(self, state: State, other: State, control: Control, dt: float) -> float:
+        """Conduct heat for dt [s] in as many equal steps as stability needs; returns the heat
+        the held surfaces gave [J] (see `step`)."""
+        count = max(1, math.ceil(dt / self.max_dt - 1e-9))
+        return sum(self.step(state, other, control, dt / count) for _ in range(count))
+
     def step(self, state: State, other: State, control: Control, dt: float) -> float:
-        """Conduct heat for dt [s] (at most max_dt) in `state`, copying temperature, phase and F
-        into `other`, with the colliders where `control` has them now; returns the heat the held surfaces gave [J]."""
+        """Conduct heat for dt [s] (at most max_dt) in `state`, copying temperature, phase, F,
+        boiled and status into `other`, with the colliders where `control` has them now;
+        returns the heat the held surfaces gave [J]."""
         m, mpm = self.model, self.mpm
         mpm.activate_blocks(state)
         nodes = mpm.active_block_count * BLOCK**3
@@ -399,7 +425,7 @@ class HeatSolver:
             first, count = node_ranges[lane]
             wp.launch(
                 heat_exchange, dim=count,
-                inputs=[origin, m.grid.dx, lo, hi, m.ambient, m.heat_transfer_scale, self.SUBCELL_SHARE, control.colliders,
+                inputs=[origin, m.grid.dx, lo, hi, m.ambient, m.heat_transfer_scale, self.SUBCELL_SHARE, control.colliders, m.pools, control.time,
                         node_thermal, mpm.block_flags, mpm.active_blocks, first, lane, dt, mpm.grid_scatter, self._heat_in_lanes],
                 device=m.device,
             )
@@ -410,7 +436,7 @@ class HeatSolver:
             first, count = particles
             wp.launch(
                 heat_gather, dim=count,
-                inputs=[m.particle_material, m.material_data, origin, inv_dx, node_thermal, mpm.grid_scatter,
+                inputs=[m.particle_material, m.particle_body_device, m.material_data, m.pools, control.time, origin, inv_dx, node_thermal, mpm.grid_scatter,
                         state.x, state.temperature, state.phase, state.F, state.boiled, state.status,
                         other.temperature, other.phase, other.F, other.boiled, other.status, first],
                 device=m.device,

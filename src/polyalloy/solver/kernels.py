@@ -27,6 +27,7 @@ from .colliders import (
     collider_sdf,
     collider_velocity,
 )
+from .pools import PoolData, bath_acceleration, pool_at
 
 wp.set_module_options({"enable_backward": False})
 
@@ -454,12 +455,17 @@ def control_acceleration(
 
 
 @wp.func
-def will_share(mat: cm.MaterialData, phase: float):
-    """Share of its body's will a particle feels [0, 1]: frozen metal has none, so in a freezing
-    material the pull fades with the particle's liquid fraction."""
+def will_share(mat: cm.MaterialData, phase: float, temperature: float):
+    """Share of its body's will a particle feels [0, 1]. Frozen metal has none, so in a freezing
+    material the pull fades with the particle's liquid fraction; over-heated metal loses it too,
+    fading from halfway between its melting and boiling points to none at boiling."""
+    share = float(1.0)
     if mat.constitutive == cm.FLUID and mat.frozen_shear_modulus > 0.0:
-        return phase
-    return 1.0
+        share = phase
+    hot = 0.5 * (mat.melting_point + mat.boiling_point)
+    if temperature > hot:
+        share = share * wp.max((mat.boiling_point - temperature) / (mat.boiling_point - hot), 0.0)
+    return share
 
 
 @dataclass(frozen=True)
@@ -527,6 +533,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         C_in: wp.array(dtype=wp.mat33),
         F_in: wp.array(dtype=wp.mat33),
         phase_in: wp.array(dtype=float),
+        temperature_in: wp.array(dtype=float),
         status_in: wp.array(dtype=int),
         # Control:
         targets: wp.array(dtype=wp.vec3),
@@ -538,6 +545,8 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         body_max_acceleration: wp.array(dtype=float),
         body_offset: wp.array(dtype=wp.vec3),
         body_offset_velocity: wp.array(dtype=wp.vec3),
+        pools: wp.array(dtype=PoolData),
+        time: float,
         # State out:
         grid_scatter_out: wp.array4d(dtype=wp.vec4),
         # Scalars:
@@ -553,7 +562,8 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         m = particle_mass[p]
         C = C_in[p]
         phase = phase_in[p]
-        stress = kirchhoff_stress(F_in[p], C, materials[particle_material[p]], phase)
+        material = materials[particle_material[p]]
+        stress = kirchhoff_stress(F_in[p], C, material, phase)
         affine = (-dt * particle_volume[p] * 4.0 * inv_dx * inv_dx) * stress + m * C
         grid_shape = wp.vec3i(grid_scatter_out.shape[1], grid_scatter_out.shape[2], grid_scatter_out.shape[3])
         v = v_in[p]
@@ -561,7 +571,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         # feel it through the shared grid (momentum exchange stays right).
         body = particle_body[p]
         if body >= 0:
-            authority = body_authority[body] * will_share(materials[particle_material[p]], phase)
+            authority = body_authority[body] * will_share(material, phase, temperature_in[p])
             if authority > 0.0:
                 # A held piece keeps its shape but has no will to go anywhere: its world targets
                 # move with it (polyalloy.reach) and gravity is not resisted, so it falls and rests.
@@ -577,6 +587,9 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
                     body_max_acceleration[body], resisted_gravity,
                 )
                 v = v + dt * will
+        bath = pool_at(x_in[p], pools, time)
+        if bath >= 0:
+            v = v + dt * bath_acceleration(v, material.density, gravity, pools[bath])
         base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])
