@@ -64,6 +64,9 @@ class Material:
     like the liquid's, see `_frozen_moduli`)."""
     frozen_shear_modulus: float = 0.0
     """Simulation shear modulus of the frozen liquid [Pa]."""
+    frozen_strength: float = 0.0
+    """Tensile strength of the frozen liquid's grains [Pa] (their boundaries hold a third of it,
+    see polyalloy.fracture)."""
     friction_angle: float = 0.0
     """Internal friction angle [degrees] (sand only)."""
     real_bulk_modulus: float = 0.0
@@ -109,6 +112,10 @@ liquid's substep count instead of 150×."""
 FROZEN_POISSON_RATIO = 0.3
 """Poisson's ratio of the frozen presets [-] (metals: 0.3)."""
 
+FROZEN_FAILURE_STRAIN = 0.3
+"""Tensile strain at which a frozen preset's grains break [-]: with the scaled-down stiffness,
+strength = 0.03·E (3e5 Pa for the alloy, inside the 2e5–1e6 Pa notes/fracture.md tried)."""
+
 
 def _frozen_moduli(density: float) -> dict[str, float]:
     """Bulk and shear moduli [Pa] of a frozen preset of `density` [kg/m³]: the P-wave modulus
@@ -119,6 +126,7 @@ def _frozen_moduli(density: float) -> dict[str, float]:
     return {
         "frozen_bulk_modulus": young / (3.0 * (1.0 - 2.0 * nu)),
         "frozen_shear_modulus": young / (2.0 * (1.0 + nu)),
+        "frozen_strength": FROZEN_FAILURE_STRAIN * young,
     }
 
 

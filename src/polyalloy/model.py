@@ -128,6 +128,11 @@ class Model:
     def particle_count(self) -> int:
         return self.particle_mass.shape[0]
 
+    seed: int = 0
+    """The scene's random seed (grains of frozen metal are laid out from it)."""
+    isothermal: bool = False
+    """Whether everything starts at and is held at one temperature with nothing to heat it (no
+    pools): then no heat ever flows and the heat step is skipped."""
     coldest_temperature: float = 20.0
     """Coldest temperature anything in the scene starts at or is held at [°C]: matter that
     melts above it may freeze during the run."""

@@ -65,6 +65,7 @@ class Simulation:
         self._states[1].copy_from(self._states[0])
         self.solver = MPMSolver(self.model)
         self.heat = HeatSolver(self.model, self.solver)
+        self.heat.form_grains(*self._states)
         self.frame = 0
         """Frames completed."""
         self.frame_dt = 1.0 / scene.scene.fps
@@ -131,7 +132,7 @@ class Simulation:
             unheated += dt
             # Heat usually diffuses far slower than sound crosses a cell: one heat step covers
             # as many substeps as its stability limit allows, and the frame ends with one.
-            if s == substeps or unheated + dt > self.heat.max_dt:
+            if not self.model.isothermal and (s == substeps or unheated + dt > self.heat.max_dt):
                 self.heat.advance(self._states[0], self._states[1], self.control, unheated)
                 unheated = 0.0
             wp.synchronize_device(self.device)
@@ -161,7 +162,8 @@ class Simulation:
             m = mass[sl][present]
             share = thermal.will_share(body.material, temperature[sl][present], phase[sl][present])
             shares.append(float(np.dot(share, m) / m.sum()) if m.sum() > 0 else 0.0)
-        return np.array(shares)
+        # Rounded so a body wholly liquid and cool has exactly its whole will.
+        return np.round(shares, 6)
 
     def _relax_colors(self) -> None:
         """Will the colours over the frame just done (no solver stage changes colour, so both
@@ -235,7 +237,7 @@ class Simulation:
             boiled = np.where(status == DISSOLVED, 0.0, data["boiled"][sl].astype(np.float64) * data["mass"][sl])
             present = status == PRESENT
             x, v, mass = data["x"][sl][present], data["v"][sl][present], data["mass"][sl][present]
-            phase, temperature = data["phase"][sl][present], data["temperature"][sl][present]
+            phase, temperature, bond = data["phase"][sl][present], data["temperature"][sl][present], data["bond"][sl][present]
             sdf = self.form_sdf(index)
             count, largest = metrics.fragments(x, mass, body.spacing)
             frozen = phase < 0.5
@@ -253,7 +255,7 @@ class Simulation:
                     "evaporated_mass": evaporated,
                     "lost_mass": self._initial_body_mass[index] - body_mass - dissolved - evaporated,
                     "fragments": count,
-                    "solid_pieces": metrics.solid_pieces(x, frozen, np.ones(len(x), dtype=bool), body.spacing),
+                    "solid_pieces": metrics.solid_pieces(x, frozen, bond > 0.0, body.spacing),
                     "largest_fragment": largest,
                     "form": self.control.forms[index],
                     "iou": metrics.iou(

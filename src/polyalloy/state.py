@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 
-STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color", "boiled", "status")
+STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color", "boiled", "status", "bond")
 """Names of the per-particle arrays a State holds (and a checkpoint stores)."""
 
 PRESENT = wp.constant(0)
@@ -46,6 +46,9 @@ class State:
         """Particle colours, linear RGB in [0, 1], shape (particle_count,)."""
         self.boiled = wp.zeros(particle_count, dtype=float, device=device)
         """Fraction of each particle's mass boiled off [-] (0 … 1), shape (particle_count,)."""
+        self.bond = wp.zeros(particle_count, dtype=float, device=device)
+        """Tensile strength of each frozen particle's bonds [Pa] (polyalloy.fracture); 0 where
+        they have broken or the particle is not frozen, shape (particle_count,)."""
         self.status = wp.zeros(particle_count, dtype=int, device=device)
         """PRESENT, EVAPORATED or DISSOLVED per particle, shape (particle_count,). A particle that is no
         longer present keeps its slot (arrays never change size) but no stage touches it."""

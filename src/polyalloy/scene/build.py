@@ -18,6 +18,7 @@ from ..mimicry import Form, FormError, Humanoid, MeshForm, fill_form, make_form,
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
+from ..solver.kernels import collider_distances
 from ..solver.pools import PoolData, pool_data
 from ..state import State
 from ..thermal import initial_phase
@@ -181,6 +182,30 @@ def _colliders(scene: Scene, device: str, forms: dict[str, Form]):
     return colliders, motions, meshes, temperatures, errors
 
 
+def _pool_errors(scene: Scene, colliders: list[ColliderData], dx: float, device: str) -> list[str]:
+    """Pools that reach into a solid collider (a bath cannot fill a solid), one error each."""
+    if not scene.pools or not colliders:
+        return []
+    solids = wp.array(colliders, dtype=ColliderData, device=device)
+    errors = []
+    for index, pool in enumerate(scene.pools):
+        lo, hi = np.asarray(pool.region.lo, dtype=float), np.asarray(pool.region.hi, dtype=float)
+        # Cell centres strictly inside the bath; a solid it merely touches is fine.
+        axes = [np.arange(a + 0.5 * dx, b, dx) for a, b in zip(lo, hi)]
+        points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3).astype(np.float32)
+        if len(points) == 0:
+            continue
+        distance = wp.zeros(len(points), dtype=float, device=device)
+        wp.launch(collider_distances, dim=len(points), inputs=[wp.array(points, dtype=wp.vec3, device=device), solids, distance], device=device)
+        inside = distance.numpy() < -0.5 * dx
+        if inside.any():
+            errors.append(
+                f"pools[{index}].region: {int(inside.sum())} cells of pool {pool.name!r} lie inside a solid collider; "
+                "a bath cannot fill a solid: shrink the region or move the collider"
+            )
+    return errors
+
+
 def _sampleable_forms(scene: Scene, forms: dict[str, Form]) -> tuple[dict[int, str], list[str]]:
     """The form each sampleable collider gives a body that touches it (collider index → form
     name), adding forms made from primitive colliders to `forms`; and error lines."""
@@ -341,6 +366,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     errors += collider_errors
     sampleable, sampleable_errors = _sampleable_forms(scene, forms)
     errors += sampleable_errors
+    errors += _pool_errors(scene, colliders, dx, device)
     errors += _morph_errors(scene, forms, bodies, set(sampleable.values()))
     if not scene.bodies:
         errors.append("bodies: the scene has no body; add a [[bodies]] table")
@@ -350,6 +376,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     def joined(key: str) -> np.ndarray:
         return np.concatenate([c[key] for c in chunks])
 
+    temperatures = [float(settings.ambient), *collider_temperatures, *(float(b.temperature) for b in scene.bodies)]
     volume = joined("volume")
     density = np.array([m.density for m in materials], dtype=np.float32)[joined("material")]
     model = Model(
@@ -374,7 +401,9 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         meshes=meshes,
         collider_temperatures=collider_temperatures,
         ambient=float(settings.ambient),
-        coldest_temperature=min([float(settings.ambient), *collider_temperatures, *(float(b.temperature) for b in scene.bodies)]),
+        coldest_temperature=min(temperatures),
+        isothermal=len(set(temperatures)) == 1 and not scene.pools,
+        seed=int(settings.seed),
         heat_transfer_scale=float(settings.heat_transfer_scale),
         sampleable=sampleable,
         pools=wp.array(
@@ -395,6 +424,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             "color": joined("color"),
             "boiled": np.zeros(count, dtype=np.float32),
             "status": np.zeros(count, dtype=np.int32),
+            "bond": np.zeros(count, dtype=np.float32),
         }
     )
     return BuiltScene(model=model, state=state, control=Control(model, joined("x"), joined("color")), forms=forms)

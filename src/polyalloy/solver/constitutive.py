@@ -7,7 +7,8 @@ includes only the models a scene uses (`wp.static`), so a scene of liquid alone 
 - Liquid: weakly compressible, p = K (1 − J) clamped at p ≥ 0 (a free surface carries no
   tension), plus Newtonian viscosity τ_v = μ J (∇v + ∇vᵀ) with ∇v ≈ C (APIC).
 - Elastic: compressible neo-Hookean, τ = G (F Fᵀ − I) + λ ln J · I (Bonet & Wood 2008).
-- Frozen liquid (below half melted): neo-Hookean with the material's frozen moduli.
+- Frozen liquid (below half melted): neo-Hookean with the material's frozen moduli; once its
+  bonds break (polyalloy.fracture), pressure only, no tension or shear.
 - Sand: Hencky (St. Venant–Kirchhoff in log strain) with the Drucker–Prager return map of
   Klár et al. 2016, "Drucker-Prager elastoplasticity for sand animation", §7.
 """
@@ -36,6 +37,8 @@ class MaterialData:
     """Shear modulus of the frozen liquid [Pa] (0: it does not freeze)."""
     frozen_lame_lambda: float
     """Lamé λ of the frozen liquid [Pa]."""
+    frozen_strength: float
+    """Tensile strength of the frozen liquid's grains [Pa]."""
     density: float
     """Mass density [kg/m³]."""
     melting_point: float
@@ -68,6 +71,7 @@ def material_data(material: Material) -> MaterialData:
     data.friction_alpha = math.sqrt(2.0 / 3.0) * 2.0 * sin_phi / (3.0 - sin_phi)
     data.frozen_shear_modulus = material.frozen_shear_modulus if material.freezes else 0.0
     data.frozen_lame_lambda = material.frozen_bulk_modulus - 2.0 * material.frozen_shear_modulus / 3.0
+    data.frozen_strength = material.frozen_strength
     data.density = material.density
     data.melting_point = material.melting_point
     data.latent_heat = material.latent_heat
@@ -116,6 +120,24 @@ def frozen_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
     J = wp.max(wp.determinant(F), 1.0e-6)
     identity = wp.identity(n=3, dtype=float)
     return mat.frozen_shear_modulus * (F * wp.transpose(F) - identity) + mat.frozen_lame_lambda * wp.log(J) * identity
+
+
+@wp.func
+def broken_stress(F: wp.mat33, mat: MaterialData):
+    """Kirchhoff stress [Pa] of frozen metal whose bonds have broken: rubble that resists being
+    squeezed (the frozen bulk modulus) but carries no tension and no shear."""
+    J = wp.determinant(F)
+    bulk = mat.frozen_lame_lambda + 2.0 * mat.frozen_shear_modulus / 3.0
+    return -wp.max(bulk * (1.0 - J), 0.0) * J * wp.identity(n=3, dtype=float)
+
+
+@wp.func
+def largest_principal_stress(tau: wp.mat33, F: wp.mat33):
+    """Largest principal Cauchy stress σ = τ / J [Pa] (positive in tension)."""
+    Q = wp.mat33()
+    d = wp.vec3()
+    wp.eig3(tau / wp.max(wp.determinant(F), 1.0e-6), Q, d)
+    return wp.max(d[0], wp.max(d[1], d[2]))
 
 
 @wp.func

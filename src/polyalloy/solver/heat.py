@@ -34,6 +34,7 @@ import numpy as np
 import warp as wp
 
 from .. import thermal
+from ..fracture import bond_strength
 from . import constitutive as cm
 from .colliders import ColliderData, collider_sdf
 from ..state import DISSOLVED, EVAPORATED, PRESENT
@@ -283,13 +284,16 @@ def heat_gather(
     F_inout: wp.array(dtype=wp.mat33),
     boiled_inout: wp.array(dtype=float),
     status_inout: wp.array(dtype=int),
+    bond_inout: wp.array(dtype=float),
     temperature_copy: wp.array(dtype=float),
     phase_copy: wp.array(dtype=float),
     F_copy: wp.array(dtype=wp.mat33),
     boiled_copy: wp.array(dtype=float),
     status_copy: wp.array(dtype=int),
+    bond_copy: wp.array(dtype=float),
     # Scalars:
     first_particle: int,
+    seed: int,
 ):
     """h += c Σ w (ΔTᵢ + βᵢ (Tᵢ − T)); new temperature and phase; F changes form when the
     particle freezes or melts.
@@ -354,13 +358,35 @@ def heat_gather(
     phase_copy[p] = new_phase
     if mat.constitutive == cm.FLUID and mat.latent_heat > 0.0:
         F = F_inout[p]
+        bond = bond_inout[p]
         if phase >= 0.5 and new_phase < 0.5:
-            # Freezing: the liquid's diag(J, 1, 1) becomes the isotropic J^(1/3)·I a solid starts from.
+            # Freezing: the liquid's diag(J, 1, 1) becomes the isotropic J^(1/3)·I a solid starts
+            # from, and the particle bonds to its grain (polyalloy.fracture).
             F = wp.pow(wp.determinant(F), 1.0 / 3.0) * wp.identity(n=3, dtype=float)
+            bond = bond_strength(x_in[p], mat.frozen_strength, seed)
         elif phase < 0.5 and new_phase >= 0.5:
             F = cm.fluid_project(F)
+            bond = 0.0
         F_inout[p] = F
         F_copy[p] = F
+        bond_inout[p] = bond
+        bond_copy[p] = bond
+
+
+@wp.kernel
+def form_grains(
+    particle_material: wp.array(dtype=int),
+    materials: wp.array(dtype=cm.MaterialData),
+    x_in: wp.array(dtype=wp.vec3),
+    phase_in: wp.array(dtype=float),
+    seed: int,
+    bond_out: wp.array(dtype=float),
+):
+    """Bond every particle that is already frozen to its grain (matter that starts frozen)."""
+    p = wp.tid()
+    mat = materials[particle_material[p]]
+    if cm.is_frozen(mat, phase_in[p]):
+        bond_out[p] = bond_strength(x_in[p], mat.frozen_strength, seed)
 
 
 class HeatSolver:
@@ -384,6 +410,12 @@ class HeatSolver:
         self.heat_in = 0.0
         """Heat the held surfaces (colliders and walls) have given the matter so far [J]."""
         self._heat_in_lanes = wp.zeros(mpm.lanes, dtype=float, device=model.device)
+
+    def form_grains(self, state: State, other: State) -> None:
+        """Bond the particles that start frozen to their grains, in both states."""
+        m = self.model
+        wp.launch(form_grains, dim=m.particle_count, inputs=[m.particle_material, m.material_data, state.x, state.phase, m.seed, state.bond], device=m.device)
+        wp.copy(other.bond, state.bond)
 
     def advance(self, state: State, other: State, control: Control, dt: float) -> float:
         """Conduct heat for dt [s] in as many equal steps as stability needs; returns the heat
@@ -437,8 +469,8 @@ class HeatSolver:
             wp.launch(
                 heat_gather, dim=count,
                 inputs=[m.particle_material, m.particle_body_device, m.material_data, m.pools, control.time, origin, inv_dx, node_thermal, mpm.grid_scatter,
-                        state.x, state.temperature, state.phase, state.F, state.boiled, state.status,
-                        other.temperature, other.phase, other.F, other.boiled, other.status, first],
+                        state.x, state.temperature, state.phase, state.F, state.boiled, state.status, state.bond,
+                        other.temperature, other.phase, other.F, other.boiled, other.status, other.bond, first, m.seed],
                 device=m.device,
             )
 

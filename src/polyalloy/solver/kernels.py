@@ -263,6 +263,16 @@ def surface_contact(x: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.
 
 
 @wp.kernel
+def collider_distances(points: wp.array(dtype=wp.vec3), colliders: wp.array(dtype=ColliderData), distance_out: wp.array(dtype=float)):
+    """distance_out[i] = signed distance [m] from points[i] to the nearest collider (inside < 0)."""
+    i = wp.tid()
+    nearest = float(1.0e30)
+    for c in range(colliders.shape[0]):
+        nearest = wp.min(nearest, collider_sdf(colliders[c], points[i]))
+    distance_out[i] = nearest
+
+
+@wp.kernel
 def max_speed(v_in: wp.array(dtype=wp.vec3), speed_out: wp.array(dtype=float)):
     """speed_out[0] = largest particle speed [m/s] (it must hold 0 on entry)."""
     i = wp.tid()
@@ -490,12 +500,15 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
     module = "polyalloy_mpm_" + "".join(str(c) for c in sorted(key))
 
     @wp.func
-    def kirchhoff_stress(F: wp.mat33, C: wp.mat33, mat: cm.MaterialData, phase: float):
+    def kirchhoff_stress(F: wp.mat33, C: wp.mat33, mat: cm.MaterialData, phase: float, bond: float):
         tau = wp.mat33(0.0)
         if wp.static(has_fluid):
             if mat.constitutive == cm.FLUID:
                 if cm.is_frozen(mat, phase):
-                    tau = cm.frozen_stress(F, C, mat)
+                    if bond > 0.0:
+                        tau = cm.frozen_stress(F, C, mat)
+                    else:
+                        tau = cm.broken_stress(F, mat)
                 else:
                     tau = cm.fluid_stress(F, C, mat)
         if wp.static(has_elastic):
@@ -507,9 +520,10 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         return tau
 
     @wp.func
-    def plastic_projection(F: wp.mat33, mat: cm.MaterialData, phase: float):
+    def plastic_projection(F: wp.mat33, mat: cm.MaterialData, phase: float, bond: float):
         if wp.static(has_fluid):
-            if mat.constitutive == cm.FLUID and not cm.is_frozen(mat, phase):
+            # Liquid and broken frozen metal keep only their volume ratio.
+            if mat.constitutive == cm.FLUID and (not cm.is_frozen(mat, phase) or bond <= 0.0):
                 return cm.fluid_project(F)
         if wp.static(has_sand):
             if mat.constitutive == cm.SAND:
@@ -535,6 +549,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         phase_in: wp.array(dtype=float),
         temperature_in: wp.array(dtype=float),
         status_in: wp.array(dtype=int),
+        bond_in: wp.array(dtype=float),
         # Control:
         targets: wp.array(dtype=wp.vec3),
         will_mode: wp.array(dtype=int),
@@ -563,7 +578,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         C = C_in[p]
         phase = phase_in[p]
         material = materials[particle_material[p]]
-        stress = kirchhoff_stress(F_in[p], C, material, phase)
+        stress = kirchhoff_stress(F_in[p], C, material, phase, bond_in[p])
         affine = (-dt * particle_volume[p] * 4.0 * inv_dx * inv_dx) * stress + m * C
         grid_shape = wp.vec3i(grid_scatter_out.shape[1], grid_scatter_out.shape[2], grid_scatter_out.shape[3])
         v = v_in[p]
@@ -635,11 +650,13 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         F_in: wp.array(dtype=wp.mat33),
         phase_in: wp.array(dtype=float),
         status_in: wp.array(dtype=int),
+        bond_in: wp.array(dtype=float),
         # State out:
         x_out: wp.array(dtype=wp.vec3),
         v_out: wp.array(dtype=wp.vec3),
         C_out: wp.array(dtype=wp.mat33),
         F_out: wp.array(dtype=wp.mat33),
+        bond_out: wp.array(dtype=float),
         # Scalars:
         first_particle: int,
         dt: float,
@@ -650,6 +667,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         if status_in[p] != PRESENT:
             x_out[p] = x_in[p]
             v_out[p] = wp.vec3(0.0)
+            bond_out[p] = bond_in[p]
             return
         x = x_in[p]
         grid_shape = wp.vec3i(grid_velocity_mass_in.shape[0], grid_velocity_mass_in.shape[1], grid_velocity_mass_in.shape[2])
@@ -680,7 +698,15 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         F = (wp.identity(n=3, dtype=float) + dt * C) * F_in[p]
         material = materials[particle_material[p]]
         phase = phase_in[p]
-        F = plastic_projection(F, material, phase)
+        bond = bond_in[p]
+        if wp.static(has_fluid):
+            # Brittle fracture (polyalloy.fracture): bonds break for good under tension beyond
+            # their strength, and the broken metal keeps only its volume.
+            if cm.is_frozen(material, phase) and bond > 0.0:
+                if cm.largest_principal_stress(cm.frozen_stress(F, C, material), F) > bond:
+                    bond = 0.0
+        bond_out[p] = bond
+        F = plastic_projection(F, material, phase, bond)
         if wp.static(has_fluid):
             # det F integrates the grid's smooth divergence, not the particles' reshuffling,
             # so a willed liquid's J drifts from its true density and the body swells
