@@ -398,9 +398,9 @@ class HeatSolver:
     SUBCELL_SHARE = 0.25
     """Share of conduction carried by relaxing particles toward their nodes (`heat_gather`)
     rather than by the grid's conductances. Measured in the Stefan test at 4 mm (melt front
-    error at 0.5 / 2 s): 0 gives +1.2 / 0.0 % but leaves particles frozen at a −196 °C plate
-    spread over 170 K for good; 0.25 gives +3.3 / +1.2 % and a spread of 35 K; 0.5 gives
-    +4.1 / +1.8 %."""
+    error at 0.5 / 2 s): 0.25 gives +2.9 / +1.0 % and leaves particles frozen at a −196 °C plate
+    within 35 K of each other. Before the held nodes' push was rate-limited, 0 gave +1.2 / 0.0 %
+    but a spread of 170 K for good, and 0.5 gave +4.1 / +1.8 %."""
 
     def __init__(self, model: Model, mpm: MPMSolver):
         self.model = model
@@ -408,7 +408,7 @@ class HeatSolver:
         self.max_dt = self.SAFETY * thermal.diffusion_time_step(model.materials, model.grid.dx, model.heat_transfer_scale)
         """Longest heat step [s] (explicit stability)."""
         self.heat_in = 0.0
-        """Heat the held surfaces (colliders and walls) have given the matter so far [J]."""
+        """Heat the held surfaces (colliders, walls and baths) have given the matter so far [J]."""
         self._heat_in_lanes = wp.zeros(mpm.lanes, dtype=float, device=model.device)
 
     def form_grains(self, state: State, other: State) -> None:
