@@ -328,3 +328,27 @@ def test_frozen_metal_cracks_along_its_grain_seams_and_breaking_creates_no_energ
     broken = sim.state.bond.numpy() <= 0.0
     assert broken[seam].mean() > 0.9
     assert broken[~seam].mean() < 0.05
+
+
+def test_an_emitter_pours_its_rate_from_start_to_stop():
+    # [[emitters]]: new matter joins at `rate` m³/s between start and stop, a region-full at a
+    # time. Water poured at 0.004 m³/s from 0.1 s to 0.4 s: none before 0.1 s, then
+    # 0.004 × (t − 0.1) m³ to within one region-full (0.2 × 0.025 × 0.2 m = 0.001 m³), 0.0012 m³
+    # in all (to a particle), falling into the box below.
+    data = scene_dict("pour", 0.6, [[-0.3, 0.0, -0.3], [0.3, 0.6, 0.3]], 0.025)
+    data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.05}]
+    data["bodies"] = [{"name": "blob", "form": "ball", "position": [0.2, 0.0, 0.2], "control": False}]
+    data["emitters"] = [{"name": "tap", "material": "water", "region": {"lo": [-0.1, 0.45, -0.1], "hi": [0.1, 0.475, 0.1]},
+                         "velocity": [0.0, -1.0, 0.0], "rate": 0.004, "start": 0.1, "stop": 0.4}]
+    sim = make_simulation(data)
+    poured_volume = []
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        status, body = sim.state.status.numpy(), sim.model.particle_body
+        water = (status == 0) & (body < 0)
+        poured_volume.append((sim.time, float(sim.model.particle_volume.numpy()[water].sum())))
+    for t, volume in poured_volume:
+        expected = 0.004 * min(max(t - 0.1, 0.0), 0.3)
+        assert expected - 0.025**3 / 8 <= volume <= expected + 0.001 + 1e-6, (t, volume)
+    assert poured_volume[-1][1] == pytest.approx(0.0012, abs=0.025**3 / 8)
+    assert sim.state.x.numpy()[(sim.state.status.numpy() == 0) & (sim.model.particle_body < 0)][:, 1].max() < 0.45

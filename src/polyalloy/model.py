@@ -119,6 +119,9 @@ class Model:
     """Factor on every thermal conductivity [-] (the film freezes a man in seconds)."""
     meshes: list = field(default_factory=list)
     """wp.Mesh and wp.Volume objects the colliders refer to, kept alive for the run."""
+    emissions: list[tuple[float, int, int]] = field(default_factory=list)
+    """Emitter batches in time order: (time [s], first particle, end particle); each batch's
+    particles wait PENDING until its time."""
     pools: wp.array | None = None
     """Analytic baths (solver.pools.PoolData), shape (pool_count,)."""
     sampleable: dict[int, str] = field(default_factory=dict)

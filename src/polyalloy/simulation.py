@@ -21,7 +21,7 @@ from .scene import Scene
 from .scene.build import build_scene
 from .solver import MPMSolver, kernels
 from .solver.heat import HeatSolver
-from .state import DISSOLVED, PRESENT, State
+from .state import DISSOLVED, PENDING, PRESENT, State
 from .touch import TouchSampler
 from .reach import WillReach
 from .glitch import Glitch
@@ -82,6 +82,8 @@ class Simulation:
         self.glitch = Glitch(self.model)
         self.applied_events: list[AppliedEvent] = []
         """Events applied during the last frame (the run writes them to events.csv)."""
+        self._poured = 0
+        """Emitter batches (Model.emissions) that have joined the simulation."""
 
     def close(self) -> None:
         """Release the solver's lane threads; the simulation cannot step afterwards."""
@@ -125,6 +127,7 @@ class Simulation:
                     remaining, dt = self.solver.plan_frame(self.state, start + self.frame_dt - now, self._collider_speed())
                     segment_start, segment_first, substeps = now, s, s + remaining
             self.control.set_time(now)
+            self._pour(now + 0.5 * dt)
             t0 = wallclock.perf_counter()
             self.solver.step(self._states[0], self._states[1], self.control, dt)
             self._states.reverse()
@@ -148,6 +151,15 @@ class Simulation:
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
         return self.last_stats
+
+    def _pour(self, time: float) -> None:
+        """Let every emitter batch due by `time` [s] join the simulation (in both states)."""
+        emissions = self.model.emissions
+        while self._poured < len(emissions) and emissions[self._poured][0] <= time:
+            _, first, end = emissions[self._poured]
+            for state in self._states:
+                state.status[first:end].fill_(int(PRESENT))
+            self._poured += 1
 
     def _thermal_shares(self) -> np.ndarray:
         """Share of each body's will its temperature leaves it [0, 1]: the mass-weighted mean of
@@ -304,6 +316,7 @@ class Simulation:
         self.state.assign(arrays)
         self._states[1].copy_from(self.state)
         self.frame = int(meta["frame"])
+        self._poured = sum(1 for _, first, _ in self.model.emissions if arrays["status"][first] != PENDING)
         self.control.restore(arrays["targets"], meta["will"], self.time)
         self.control.restore_holds(arrays["hold_mask"], arrays["home_targets"])
         self.control.form_colors.assign(arrays["form_colors"])

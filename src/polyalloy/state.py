@@ -22,6 +22,9 @@ EVAPORATED = wp.constant(1)
 DISSOLVED = wp.constant(2)
 """Status of a body's particle a pool has dissolved: out of the simulation, its mass counted as dissolved."""
 
+PENDING = wp.constant(3)
+"""Status of an emitter's particle not yet poured: it joins the simulation at its batch's time."""
+
 
 class State:
     """Per-particle simulation state on one Warp device."""
@@ -50,7 +53,7 @@ class State:
         """Tensile strength of each frozen particle's bonds [Pa] (polyalloy.fracture); 0 where
         they have broken or the particle is not frozen, shape (particle_count,)."""
         self.status = wp.zeros(particle_count, dtype=int, device=device)
-        """PRESENT, EVAPORATED or DISSOLVED per particle, shape (particle_count,). A particle that is no
+        """PRESENT, EVAPORATED, DISSOLVED or PENDING per particle, shape (particle_count,). A particle that is no
         longer present keeps its slot (arrays never change size) but no stage touches it."""
 
     def to_numpy(self) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ before any simulation starts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,13 +15,13 @@ import warp as wp
 
 from ..control import Control
 from ..materials import MATERIALS, Constitutive, Material
-from ..mimicry import Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume
+from ..mimicry import Box, Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
 from ..solver.kernels import collider_distances
 from ..solver.pools import PoolData, pool_data
-from ..state import State
+from ..state import PENDING, PRESENT, State
 from ..thermal import initial_phase
 from .errors import SceneError
 from .schema import Scene
@@ -182,6 +183,69 @@ def _colliders(scene: Scene, device: str, forms: dict[str, Form]):
     return colliders, motions, meshes, temperatures, errors
 
 
+MAX_EMITTED_PARTICLES = 4_000_000
+"""Most particles the emitters of one scene may pour (all are allocated up front)."""
+
+EMITTED_COLOR = (0.82, 0.88, 0.95)
+"""Colour of emitted matter (RGB in [0, 1]): emitters name no colour."""
+
+
+def _emitter_batches(scene: Scene, dx: float, first: int) -> tuple[list[dict], list[tuple[float, int, int]], list[str]]:
+    """Particle chunks of every emitter, one batch per fill of its region, the batches' (time,
+    first, end particle) from particle index `first` on, and errors.
+
+    An emitter pours rate·(stop − start) m³ (stop: the scene's end if none) as fills of its
+    region, each when what came before it has been poured at `rate`, the last one cut to what
+    is left. Give a region about as deep along the velocity as the matter moves between fills,
+    so they follow each other without a gap."""
+    chunks, batches, errors = [], [], []
+    settings = scene.scene
+    for index, spec in enumerate(scene.emitters):
+        if spec.rate <= 0.0:
+            continue
+        lo, hi = np.asarray(spec.region.lo, dtype=float), np.asarray(spec.region.hi, dtype=float)
+        region = Box(spec.name, hi - lo, color=EMITTED_COLOR)
+        base = np.array([0.5 * (lo[0] + hi[0]), lo[1], 0.5 * (lo[2] + hi[2])])
+        stop = settings.duration if spec.stop is None else min(spec.stop, settings.duration)
+        volume = particle_volume(dx, spec.particles_per_cell)
+        total = max(0, round(spec.rate * (stop - spec.start) / volume))
+        if total > MAX_EMITTED_PARTICLES:
+            errors.append(
+                f"emitters[{index}].rate: {spec.rate:g} m³/s for {stop - spec.start:g} s would pour about {total:,} particles "
+                f"(at most {MAX_EMITTED_PARTICLES:,}); lower the rate, shorten start–stop or use fewer particles_per_cell"
+            )
+            continue
+        poured, k = 0, 0
+        while poured < total:
+            positions, colors = fill_form(region, base, dx, spec.particles_per_cell, np.random.default_rng([settings.seed, 1000 + index, k]))
+            # The batch's time is when the emitter has poured what came before it; the last
+            # batch is cut to what is left of the total.
+            when = spec.start + poured * volume / spec.rate
+            positions, colors = positions[: total - poured], colors[: total - poured]
+            n = len(positions)
+            if n == 0:
+                errors.append(f"emitters[{index}].region: holds no particle at cell {dx} m; make it at least a cell deep")
+                break
+            temperature = float(spec.temperature)
+            chunks.append({
+                "emitter": index,
+                "x": positions,
+                "v": np.broadcast_to(np.asarray(spec.velocity, dtype=np.float32), (n, 3)),
+                "color": colors,
+                "temperature": np.full(n, temperature, dtype=np.float32),
+                "phase": np.full(n, initial_phase(MATERIALS[spec.material], temperature), dtype=np.float32),
+                "volume": np.full(n, volume, dtype=np.float32),
+                "body": np.full(n, -1, dtype=np.int32),
+                "J": np.ones(n, dtype=np.float32),
+                "status": np.full(n, int(PENDING), dtype=np.int32),
+            })
+            batches.append((when, first, first + n))
+            first += n
+            poured += n
+            k += 1
+    return chunks, sorted(batches), errors
+
+
 def _pool_errors(scene: Scene, colliders: list[ColliderData], dx: float, device: str) -> list[str]:
     """Pools that reach into a solid collider (a bath cannot fill a solid), one error each."""
     if not scene.pools or not colliders:
@@ -298,7 +362,7 @@ def _volume_ratio_as_F(volume_ratio: np.ndarray) -> np.ndarray:
 def build_scene(scene: Scene, device: str) -> BuiltScene:
     """Model, initial State and Control of `scene` on `device`; raises SceneError on bad input."""
     settings = scene.scene
-    unsupported = [name for name in ("emitters", "heaters") if getattr(scene, name)]
+    unsupported = [name for name in ("heaters",) if getattr(scene, name)]
     if unsupported:
         raise SceneError(
             [f"{name}: not simulated yet (they arrive with the temperature issue); remove the [[{name}]] tables" for name in unsupported],
@@ -351,6 +415,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
                 "material": np.full(count, materials.index(material), dtype=np.int32),
                 "body": np.full(count, index, dtype=np.int32),
                 "J": volume_change,
+                "status": np.full(count, int(PRESENT), dtype=np.int32),
             }
         )
         spacing = dx / round(spec.particles_per_cell ** (1.0 / 3.0))
@@ -362,6 +427,14 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             )
         )
         start += count
+    emitted, emissions, emitter_errors = _emitter_batches(scene, dx, start)
+    errors += emitter_errors
+    for chunk in emitted:
+        material = MATERIALS[scene.emitters[chunk.pop("emitter")].material]
+        if material not in materials:
+            materials.append(material)
+        chunk["material"] = np.full(len(chunk["x"]), materials.index(material), dtype=np.int32)
+    chunks += emitted
     colliders, motions, meshes, collider_temperatures, collider_errors = _colliders(scene, device, forms)
     errors += collider_errors
     sampleable, sampleable_errors = _sampleable_forms(scene, forms)
@@ -376,7 +449,8 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     def joined(key: str) -> np.ndarray:
         return np.concatenate([c[key] for c in chunks])
 
-    temperatures = [float(settings.ambient), *collider_temperatures, *(float(b.temperature) for b in scene.bodies)]
+    temperatures = [float(settings.ambient), *collider_temperatures, *(float(b.temperature) for b in scene.bodies),
+                    *(float(e.temperature) for e in scene.emitters)]
     volume = joined("volume")
     density = np.array([m.density for m in materials], dtype=np.float32)[joined("material")]
     model = Model(
@@ -404,6 +478,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         coldest_temperature=min(temperatures),
         isothermal=len(set(temperatures)) == 1 and not scene.pools,
         seed=int(settings.seed),
+        emissions=emissions,
         heat_transfer_scale=float(settings.heat_transfer_scale),
         sampleable=sampleable,
         pools=wp.array(
@@ -423,7 +498,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             "phase": joined("phase"),
             "color": joined("color"),
             "boiled": np.zeros(count, dtype=np.float32),
-            "status": np.zeros(count, dtype=np.int32),
+            "status": joined("status"),
             "bond": np.zeros(count, dtype=np.float32),
         }
     )
