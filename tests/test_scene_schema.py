@@ -426,3 +426,16 @@ def test_json_schema_describes_every_table() -> None:
         "events",
     }
     assert "[m]" in schema["$defs"]["SceneSettings"]["properties"]["cell"]["description"]
+
+
+def test_sound_speed_stiffens_every_liquid_and_no_solid() -> None:
+    # [scene] sound_speed c replaces the presets' artificial sound speed of liquids: bulk modulus
+    # K = ρ c² (so the CFL step follows); solids keep their moduli.
+    from polyalloy.scene.build import scene_material
+    from polyalloy.scene.schema import SceneSettings
+
+    settings = SceneSettings(name="s", duration=1.0, domain=[[0, 0, 0], [1, 1, 1]], cell=0.05, sound_speed=100.0)
+    water = scene_material("water", settings)
+    assert water.wave_speed == pytest.approx(100.0)
+    assert scene_material("elastic", settings) == MATERIALS["elastic"]
+    assert scene_material("water", settings.model_copy(update={"sound_speed": None})) == MATERIALS["water"]

@@ -8,7 +8,7 @@ before any simulation starts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import warp as wp
@@ -27,6 +27,15 @@ from .errors import SceneError
 from .schema import Scene
 
 FORM_SIZE_KEYS = ("size", "radius", "length", "height", "major_radius", "minor_radius", "width", "thickness", "scale")
+
+
+def scene_material(name: str, settings) -> Material:
+    """The preset `name` as the scene uses it: liquids take `[scene] sound_speed` when it is set
+    (bulk modulus = density × c², so the CFL step follows)."""
+    material = MATERIALS[name]
+    if settings.sound_speed is None or material.constitutive != Constitutive.FLUID:
+        return material
+    return replace(material, bulk_modulus=material.density * settings.sound_speed**2)
 
 
 @dataclass
@@ -377,7 +386,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     chunks, bodies = [], []
     start = 0
     for index, spec in enumerate(scene.bodies):
-        material = MATERIALS[spec.material]
+        material = scene_material(spec.material, settings)
         if spec.form not in forms:
             continue  # its form's error is already listed
         liquid = material.constitutive == Constitutive.FLUID
@@ -430,7 +439,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     emitted, emissions, emitter_errors = _emitter_batches(scene, dx, start)
     errors += emitter_errors
     for chunk in emitted:
-        material = MATERIALS[scene.emitters[chunk.pop("emitter")].material]
+        material = scene_material(scene.emitters[chunk.pop("emitter")].material, settings)
         if material not in materials:
             materials.append(material)
         chunk["material"] = np.full(len(chunk["x"]), materials.index(material), dtype=np.int32)
@@ -482,7 +491,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         heat_transfer_scale=float(settings.heat_transfer_scale),
         sampleable=sampleable,
         pools=wp.array(
-            [pool_data(p.region.lo, p.region.hi, p.temperature, MATERIALS[p.material], p.start, p.stop) for p in scene.pools],
+            [pool_data(p.region.lo, p.region.hi, p.temperature, scene_material(p.material, settings), p.start, p.stop) for p in scene.pools],
             dtype=PoolData, device=device,
         ),
     )

@@ -204,6 +204,15 @@ class SceneSettings(_Spec):
     wall_friction: float = Field(
         0.0, ge=0, description="Coulomb friction coefficient of the domain's walls (dimensionless)."
     )
+    sound_speed: float | None = Field(
+        None,
+        gt=0,
+        le=2000,
+        description="Artificial sound speed of every liquid in the scene [m/s], in place of the presets' 20 m/s. "
+        "Liquids are weakly compressible: their density varies by about (u/c)² at flow speed u, and a "
+        "slow c lets fast flows run ahead (the dam break's front leads by 12 % at 20 m/s, 5 % at 100). "
+        "Cost grows in proportion: substeps per second scale with c.",
+    )
 
     @field_validator("domain")
     @classmethod
