@@ -161,3 +161,26 @@ def test_a_severed_piece_stays_where_it_was_left_until_the_body_touches_it():
     assert waiting and np.linalg.norm(waiting[-1] - waiting[0]) < 0.05
     assert all(r["fragments"] >= 2 for r in rows if 1.25 <= r["time"] <= 1.9)
     assert rows[-1]["fragments"] == 1 and rows[-1]["largest_fragment"] >= 0.99
+
+
+def test_a_grenade_bursting_inside_blows_the_body_open_and_throws_it_back():
+    # D4 (BEHAVIOURS.md): a grenade exploding inside blows it open (IoU < 0.5) and throws it
+    # off balance (momentum away from the blast). A willed 1.8 m man takes a 40 mm round
+    # (230 g at 76 m/s, 2e4 J of blast) in the chest, travelling −z. 0.1 s later his IoU
+    # against his form is below 0.5 and his metal's momentum points along the round's path:
+    # the blast's outward throw carries no net momentum (polyalloy.damage), the round's does.
+    data = scene_dict("grenade", 0.2, [[-1.5, 0.0, -1.5], [1.5, 2.2, 1.5]], 0.04, fps=20, walls="separate")
+    data["forms"] = [{"name": "man", "shape": "humanoid", "height": 1.8}]
+    data["bodies"] = [{"name": "alloy", "form": "man", "position": [0.0, 0.0, 0.0]}]
+    data["events"] = [{"do": "grenade", "at": 0.05, "body": "alloy", "point": [0.0, 1.3, 0.0], "direction": [0.0, 0.0, -1.0]}]
+    sim = make_simulation(data)
+    mass = sim.model.particle_mass.numpy().astype(np.float64)
+    rows = []
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        rows.append(sim.metrics_rows()[0])
+    before = [r["iou"] for r in rows if r["time"] <= 0.05 + 1e-9]
+    assert before[-1] > 0.8
+    assert rows[-1]["iou"] < 0.5, [round(r["iou"], 3) for r in rows]
+    momentum = mass @ sim.state.v.numpy().astype(np.float64)
+    assert momentum[2] < -0.5 * 0.23 * 76.0, momentum

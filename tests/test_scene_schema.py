@@ -303,7 +303,7 @@ def test_event_errors_drop_the_union_tag_and_unknown_kinds_list_the_known(tmp_pa
     )
     assert errors[0].startswith("events[0].body: required key is missing")
     assert errors[1].startswith("events[0].to: too few values")
-    assert errors[2] == "events[1].do: 'explode' is not one of: morph, move, flip, extrude, camouflage, glitch, cleave, impact"
+    assert errors[2] == "events[1].do: 'explode' is not one of: morph, move, flip, extrude, camouflage, glitch, cleave, impact, grenade"
 
 
 def test_overlapping_bars_are_refused(tmp_path: Path) -> None:

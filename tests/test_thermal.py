@@ -14,7 +14,7 @@ import pytest
 from scipy.optimize import brentq
 from scipy.special import erf, erfc
 
-from polyalloy import thermal
+from polyalloy import metrics, thermal
 from polyalloy.materials import MATERIALS
 
 from .conftest import make_simulation, scene_dict
@@ -229,6 +229,30 @@ def test_liquid_nitrogen_boils_off_a_hot_plate_and_every_kilogram_is_accounted_f
     assert row["particles"] == 0
 
 
+def test_a_furnace_boils_liquid_nitrogen_off_at_the_rate_its_power_pays_for():
+    # T3 ("the liquid nitrogen boils off in the furnace heat") with [[heaters]]: a heater
+    # delivers its power P to the matter inside it. Nitrogen at its boiling point takes all of
+    # it as latent heat, so the evaporated mass is P·t / L_v (L_v = 199 kJ/kg) until the pool
+    # is gone: within 1 % of the initial mass each frame, then all of it. Everything else is at
+    # the nitrogen's temperature, so no other heat flows.
+    power = 2.0e6
+    data = scene_dict("furnace", 0.4, [[-0.3, 0.0, -0.3], [0.3, 0.4, 0.3]], 0.025, ambient=-195.8, fps=25)
+    data["forms"] = [{"name": "block", "shape": "box", "size": [0.2, 0.1, 0.2]}]
+    data["bodies"] = [{"name": "ln2", "form": "block", "material": "liquid_nitrogen", "position": [0.0, 0.0, 0.0],
+                       "temperature": -195.8, "control": False}]
+    data["heaters"] = [{"name": "furnace", "region": {"lo": [-0.3, 0.0, -0.3], "hi": [0.3, 0.4, 0.3]}, "power": power}]
+    sim = make_simulation(data)
+    initial = sim.metrics_rows()[0]["mass"]
+    latent = MATERIALS["liquid_nitrogen"].latent_heat_vaporization
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        row = sim.metrics_rows()[0]
+        expected = min(power * sim.time / latent, initial)
+        assert row["evaporated_mass"] == pytest.approx(expected, abs=0.01 * initial), sim.time
+        assert abs(row["mass"] + row["evaporated_mass"] - initial) <= 1e-6 * initial
+    assert row["evaporated_mass"] == pytest.approx(initial, rel=1e-6)
+
+
 def test_a_thawed_body_glitches_taking_the_colour_it_stands_on():
     # T5: after the freeze it glitches. A willed ball frozen through at −60 °C on a yellow plate
     # at 200 °C thaws (conduction × 10⁴); it keeps glitch level 0.8 (THERMAL_GLITCH × the whole
@@ -278,6 +302,38 @@ def test_a_body_in_molten_steel_loses_its_will_and_dissolves_with_its_mass_accou
     assert row["dissolved_mass"] >= 0.99 * initial
 
 
+def test_in_molten_steel_a_body_screams_through_every_form_it_has_taken_then_dissolves():
+    # T6 (BEHAVIOURS.md): in molten steel it loses control, goes through every form in its
+    # library faster and faster, each reaching IoU ≥ 0.5, and dissolves (≥ 99 %); A1: mass
+    # closes every frame. A willed ball of alloy (library: a standing rod, an upright plate)
+    # stands 4 cm deep in a 1500 °C bath (conduction × 100). Its death throes (polyalloy.throes)
+    # hold the rod 0.6 s, the plate 0.45 s, the ball 0.34 s, then go round faster; after 2 s
+    # its form sinks. Each form is scaled to the metal still present when it is taken.
+    data = scene_dict("throes", 3.2, [[-0.4, 0.0, -0.4], [0.4, 0.6, 0.4]], 0.02, heat_transfer_scale=100.0, fps=25)
+    data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.1},
+                     {"name": "rod", "shape": "capsule", "radius": 0.055, "length": 0.4},
+                     {"name": "plate", "shape": "box", "size": [0.3, 0.3, 0.06]}]
+    data["bodies"] = [{"name": "t1000", "form": "ball", "library": ["rod", "plate"], "position": [0.0, 0.06, 0.0], "temperature": 20.0}]
+    data["pools"] = [{"name": "steel", "material": "molten_steel", "temperature": 1500.0,
+                      "region": {"lo": [-0.4, 0.0, -0.4], "hi": [0.4, 0.1, 0.4]}}]
+    sim = make_simulation(data)
+    initial = sim.metrics_rows()[0]["mass"]
+    best = {"ball": 0.0, "rod": 0.0, "plate": 0.0}
+    throes_began = None
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        row = sim.metrics_rows()[0]
+        assert abs(row["mass"] + row["dissolved_mass"] + row["evaporated_mass"] - initial) <= 1e-6 * initial
+        if throes_began is None and any(e.kind == "throes" for e in sim.applied_events):
+            throes_began = sim.time
+        if throes_began is not None:
+            form = row["form"].split("×")[0]
+            best[form] = max(best[form], row["iou"])
+    assert throes_began is not None and throes_began <= 0.1
+    assert min(best.values()) >= 0.5, best
+    assert row["dissolved_mass"] >= 0.99 * initial
+
+
 def test_a_pool_reaching_into_a_solid_is_refused_naming_it():
     # Bad input (temperature issue): a bath that overlaps a solid collider cannot exist.
     from polyalloy.scene.errors import SceneError
@@ -293,7 +349,8 @@ def test_a_pool_reaching_into_a_solid_is_refused_naming_it():
 
 def _total_energy(sim) -> float:
     """Kinetic + gravitational + elastic energy [J] of every particle: neo-Hookean with the
-    frozen moduli where bonds hold, K/2 (1 − J)² of compression where broken (constitutive.py)."""
+    frozen moduli where bonds hold, K/2 (1 − J)² of compression where broken (constitutive.py),
+    plus the thermal-shock energy stored and not yet released (polyalloy.fracture)."""
     state = sim.state
     mass = sim.model.particle_mass.numpy().astype(np.float64)
     volume = sim.model.particle_volume.numpy().astype(np.float64)
@@ -305,7 +362,10 @@ def _total_energy(sim) -> float:
     intact = mu / 2.0 * (np.einsum("nij,nij->n", F, F) - 3.0) - mu * np.log(J) + lam / 2.0 * np.log(J) ** 2
     broken = ALLOY.frozen_bulk_modulus / 2.0 * np.minimum(J - 1.0, 0.0) ** 2
     elastic = np.where(state.bond.numpy() > 0.0, intact, broken)
-    return float(0.5 * np.sum(mass * np.sum(v * v, axis=1)) - np.sum(mass * (x @ sim.model.gravity)) + np.sum(volume * elastic))
+    stored = state.shock.numpy().astype(np.float64)
+    return float(
+        0.5 * np.sum(mass * np.sum(v * v, axis=1)) - np.sum(mass * (x @ sim.model.gravity)) + np.sum(volume * (elastic + stored))
+    )
 
 
 def test_frozen_metal_cracks_along_its_grain_seams_and_breaking_creates_no_energy():
@@ -328,6 +388,62 @@ def test_frozen_metal_cracks_along_its_grain_seams_and_breaking_creates_no_energ
     broken = sim.state.bond.numpy() <= 0.0
     assert broken[seam].mean() > 0.9
     assert broken[~seam].mean() < 0.05
+
+
+def _frozen_man(temperature: float, duration: float, cell: float) -> dict:
+    data = scene_dict("shatter", duration, [[-3.0, 0.0, -3.0], [3.0, 2.2, 3.0]], cell, ambient=temperature, fps=20)
+    data["forms"] = [{"name": "man", "shape": "humanoid", "height": 1.8}]
+    data["bodies"] = [{"name": "t1000", "form": "man", "position": [0.0, 0.0, 0.0], "temperature": temperature}]
+    return data
+
+
+def test_shattering_turns_the_stored_thermal_shock_into_motion_with_no_momentum():
+    # polyalloy.shatter: the grains fly apart with Δv = k (s − c), c the mass-weighted mean of
+    # their seeds, so Σ m Δv = 0; k makes the kinetic energy rise by exactly the stored
+    # Σ V₀ ½ E_real (α ΔT)², which is then spent. A body mostly liquid does not shatter.
+    from polyalloy.shatter import shatter
+
+    sim = make_simulation(_frozen_man(-150.0, 0.05, 0.05))
+    mass = sim.model.particle_mass.numpy().astype(np.float64)
+    volume = sim.model.particle_volume.numpy().astype(np.float64)
+    v = np.full((sim.model.particle_count, 3), [0.3, -1.0, 0.2], dtype=np.float32)
+    sim.state.v.assign(v)
+    stored = float(np.sum(volume * sim.state.shock.numpy()))
+    undercooling = ALLOY.melting_point + 150.0
+    assert stored == pytest.approx(np.sum(volume) * 0.5 * ALLOY.real_frozen_young_modulus * (ALLOY.thermal_expansion * undercooling) ** 2, rel=1e-5)
+    before_p, before_ke = mass @ v, 0.5 * mass @ np.sum(v.astype(np.float64) ** 2, axis=1)
+    assert shatter(sim.model, sim._states, 0) is not None
+    after = sim.state.v.numpy().astype(np.float64)
+    np.testing.assert_allclose(mass @ after, before_p, atol=1e-4 * np.sum(mass))
+    assert 0.5 * mass @ np.sum(after**2, axis=1) - before_ke == pytest.approx(stored, rel=1e-4)
+    assert np.all(sim.state.shock.numpy() == 0.0) and np.all(sim.state.airborne.numpy() == 1)
+
+    warm = make_simulation(_frozen_man(-150.0, 0.05, 0.05))
+    warm.state.phase.assign(np.ones(warm.model.particle_count, dtype=np.float32))
+    assert shatter(warm.model, warm._states, 0) is None
+
+
+def test_one_shot_shatters_a_frozen_man_into_a_hundred_shards_flung_metres():
+    # T2: frozen, one bullet shatters him "into a million diamonds" that scatter (BEHAVIOURS.md:
+    # ≥ 100 solid pieces, shards spread ≥ 3 m, total energy never rises without a source). A
+    # 1.8 m man frozen to −170 °C at a 4 cm cell is shot in the chest at 0.05 s; 0.35 s later
+    # the shards lie over a disc ≥ 3 m across (90 % of the metal within the radius measured),
+    # and from the frame after the shot on the total of kinetic, gravitational, elastic and
+    # stored energy never rises (the shards' landings only take energy away).
+    data = _frozen_man(-170.0, 0.4, 0.04)
+    data["events"] = [{"at": 0.05, "do": "impact", "body": "t1000", "point": [0.0, 1.3, 0.12], "direction": [0.0, 0.0, -1.0]}]
+    sim = make_simulation(data)
+    energy = []
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        if sim.time > 0.05 + 1e-9:
+            energy.append(_total_energy(sim))
+    assert np.all(np.diff(energy) <= 1e-3 * energy[0]), np.diff(energy).max()
+    x = sim.state.x.numpy()
+    frozen = sim.state.phase.numpy() < 0.5
+    pieces = metrics.solid_pieces(x, frozen, sim.state.bond.numpy() > 0.0, sim.model.bodies[0].spacing)
+    assert pieces >= 100, pieces
+    assert 2.0 * np.quantile(np.hypot(x[:, 0], x[:, 2]), 0.9) >= 3.0
 
 
 def test_an_emitter_pours_its_rate_from_start_to_stop():

@@ -34,6 +34,8 @@ class PoseMove:
         """Offset [m] and its rate of change [m/s] at `time` [s]."""
         if self.stop <= self.start or time >= self.stop:
             return self.destination, np.zeros(3)
+        if time < self.start:
+            return self.origin, np.zeros(3)
         s = np.clip((time - self.start) / (self.stop - self.start), 0.0, 1.0)
         return self.origin + s * (self.destination - self.origin), (self.destination - self.origin) / (self.stop - self.start)
 
@@ -108,6 +110,10 @@ class Control:
         """How far each body's form has been turned about its vertical axis by flips [degrees],
         on top of the body's rotation."""
         self.library = [list(b.library) for b in bodies]
+        self.throes_start = np.full(len(bodies), np.nan)
+        """Time each body's death throes began [s] (polyalloy.throes); NaN before."""
+        self.throes_stage = np.full(len(bodies), -1, dtype=np.int64)
+        """Index of the death-throes form each body was last sent to; -1 before the first."""
         """Forms each body has sampled so far (host): its starting library, then what it touched."""
         self._moves: dict[int, PoseMove] = {}
 
@@ -265,6 +271,8 @@ class Control:
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
             "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
             "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(),
+            "throes_start": [None if np.isnan(t) else float(t) for t in self.throes_start],
+            "throes_stage": self.throes_stage.tolist(),
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -281,6 +289,8 @@ class Control:
         self.turns = np.asarray(data["turns"], dtype=float)
         self.camouflage = np.asarray(data["camouflage"], dtype=np.int32)
         self.glitch = np.asarray(data["glitch"], dtype=np.float32)
+        self.throes_start = np.array([np.nan if t is None else t for t in data["throes_start"]], dtype=float)
+        self.throes_stage = np.asarray(data["throes_stage"], dtype=np.int64)
         self.body_glitch.assign(self.glitch)
         self.body_camouflage.assign(self.camouflage)
         self._upload_authority()

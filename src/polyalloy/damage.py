@@ -1,9 +1,10 @@
-"""Damage to a body: gunshots that blow craters (D1).
+"""Damage to a body: gunshots that blow craters (D1) and grenades that burst inside it (D4).
 
 A projectile of mass m_b and speed u_b hands the crater its momentum m_b·u_b along its path,
-spread over the particles within the crater radius with weight w = 1 − (d/r)², and a fraction
-`splash` of its kinetic energy ½·m_b·u_b² as an outward throw of the crater's metal that carries
-no net momentum (the rest of the energy is heat and deformation, not modelled). The shock also
+spread over the particles within the crater radius with weight w = 1 − (d/r)², and an outward
+throw of the crater's metal that carries no net momentum: a fraction `splash` of its kinetic
+energy ½·m_b·u_b² for a bullet (the rest is heat and deformation, not modelled), the blast's
+`blast_energy` for a grenade. The shock also
 costs the body authority (Control.traumatise), so the crater stays open until the weakened will
 pulls it shut.
 """
@@ -15,13 +16,13 @@ import warp as wp
 
 from .control import Control
 from .model import Model
-from .scene.schema import ImpactEvent
+from .scene.schema import GrenadeEvent, ImpactEvent
 from .solver import kernels
 from .state import State
 
 
-def apply_impact(model: Model, state: State, control: Control, body: int, event: ImpactEvent) -> str:
-    """Apply a gunshot to `body` in `state` (velocities change in place); returns what happened
+def apply_impact(model: Model, state: State, control: Control, body: int, event: ImpactEvent | GrenadeEvent) -> str:
+    """Apply a gunshot or a grenade burst to `body` in `state` (velocities change in place); returns what happened
     for events.csv."""
     point = wp.vec3(*event.point)
     direction = np.asarray(event.direction, dtype=float)
@@ -41,8 +42,7 @@ def apply_impact(model: Model, state: State, control: Control, body: int, event:
     mean_outward = total[1:4] / weighted_mass
     # ½ s² Σ w² m |r̂ − r̄|², with |r̂| = 1 for every particle off the impact point.
     spread = total[4] - 2.0 * mean_outward @ total[5:8] + mean_outward @ mean_outward * total[4]
-    splash_energy = event.splash * 0.5 * event.projectile_mass * event.speed**2
-    splash_speed = float(np.sqrt(2.0 * splash_energy / spread)) if spread > 0.0 else 0.0
+    splash_speed = float(np.sqrt(2.0 * event.throw_energy / spread)) if spread > 0.0 else 0.0
     kick = direction * (momentum / weighted_mass)
     wp.launch(
         kernels.apply_impact, dim=model.particle_count,

@@ -13,7 +13,9 @@
   lodged and is pulled out (D2); the wound costs authority.
 - `camouflage`: the body flattens into a disc on a surface and takes its colours (S6).
 - `glitch`: sets the body's glitch level (polyalloy.glitch).
-- `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage).
+- `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage); a body
+  frozen through shatters instead (polyalloy.shatter).
+- `grenade`: a round bursts inside the body and blows it open (polyalloy.damage).
 - Every REASSIGN_EVERY seconds each willed body's targets are re-assigned to its particles as
   they are now: a particle pushed far from its target (a splash, a crossing) takes a nearer
   one instead of pulling against its neighbours (notes/mimetic-control.md: 0.91–0.94 IoU with
@@ -32,7 +34,8 @@ from .mimicry import Cylinder, Extrusion, Form, Humanoid, Scaled, fill_form, rot
 from .mimicry import assignment
 from .model import Model
 from .scene import Scene
-from .state import State
+from .shatter import shatter
+from .state import PRESENT, State
 
 REASSIGN_EVERY = 0.25
 """Seconds between re-assignments of each willed body's targets."""
@@ -85,7 +88,7 @@ class Timeline:
                 self._control.set_camouflage(body, -1)
             if event.do == "morph":
                 if event.form in self._control.library[body]:
-                    detail = self.morph(body, self._fitted(body, event.form) if event.fit else event.form, states, seed=index)
+                    detail = self.morph(body, self.fitted(body, event.form, states[0]) if event.fit else event.form, states, seed=index)
                 else:
                     kind = "refused"
                     detail = (
@@ -109,8 +112,12 @@ class Timeline:
                     f"a bar cuts from {list(event.start)} to {list(event.end)} in {event.over:g} s, stays {event.hold:g} s, "
                     f"is pulled out; authority now {float(self._control.effective_authority[body]):.2f}"
                 )
-            elif event.do == "impact":
+            elif event.do in ("impact", "grenade"):
                 detail = apply_impact(self._model, states[0], self._control, body, event)
+                # Frozen through, the body bursts into shards on its stored energy (T2).
+                burst = shatter(self._model, states, body)
+                if burst is not None:
+                    detail = f"{detail}; {burst}"
             else:
                 destination = np.asarray(event.to, dtype=float) - self._model.bodies[body].position
                 self._control.move_body(body, destination, time, event.over)
@@ -138,10 +145,11 @@ class Timeline:
                 mine[reached] = mine[reached][perm]
                 self._control.set_body_targets(b, mine)
 
-    def _fitted(self, body: int, form_name: str) -> str:
-        """Name of `form_name` scaled to the body's volume (registered among the forms)."""
+    def fitted(self, body: int, form_name: str, state: State) -> str:
+        """Name of `form_name` scaled to the body's volume now, its present matter in `state`
+        (registered among the forms)."""
         info = self._model.bodies[body]
-        volume = info.volume
+        volume = int(np.count_nonzero(state.status.numpy()[info.particle_slice] == PRESENT)) * info.spacing**3
         form = self._forms[form_name]
         fitted = Scaled(form, (volume / form.volume()) ** (1.0 / 3.0))
         self._forms[fitted.name] = fitted
@@ -172,8 +180,9 @@ class Timeline:
         return "extrude", f"{event.part} → blade {event.length:g} m; " + self.morph(body, blade.name, states, seed)
 
     def morph(self, body: int, form_name: str, states: list[State], seed: int) -> str:
-        """Give `body` the form `form_name`: sample it, match the count, assign, upload the
-        targets, and give each particle the form's colour at its target."""
+        """Give `body` the form `form_name`: sample it, match the count of its present particles
+        (matter dissolved or boiled off has none), assign, upload the targets, and give each
+        particle the form's colour at its target."""
         info = self._model.bodies[body]
         form = self._forms[form_name]
         dx = self._model.grid.dx
@@ -181,12 +190,14 @@ class Timeline:
         rng = np.random.default_rng([self._scene.scene.seed, body, seed, 1])
         points, _ = fill_form(form, info.position, dx, per_cell, rng, self._control.heading(body))
         sl = info.particle_slice
-        count = sl.stop - sl.start
+        present = states[0].status.numpy()[sl] == PRESENT
+        count = int(np.count_nonzero(present))
         sampled = len(points)
         points = assignment.match_count(points, count, rng)
-        positions = states[0].x.numpy()[sl]
+        positions = states[0].x.numpy()[sl][present]
         perm = assignment.assign_targets(positions - self._control.offsets[body], points, rng, info.spacing)
-        targets = points[perm]
+        targets = self._control.form_targets(body)
+        targets[present] = points[perm]
         self._control.set_body_targets(body, targets)
         self._control.forms[body] = form_name
         # Row vectors: (x − position) R is the target in the form's own frame.

@@ -8,19 +8,27 @@ Voronoi grains are in VFX (Houdini's glue constraints) and in Wretborn et al. 20
 - A particle that freezes at x joins the grain of the nearest of a set of seeds, one at a
   hashed random point in each cube of a GRAIN_SIZE lattice (a Voronoi tessellation that needs
   no storage and is the same on any device).
-- Particles in a SEAM_WIDTH-wide seam along a grain boundary get a third of the material's
-  frozen strength, the others all of it: cracks run along the seams and leave the
+- Particles in a SEAM_WIDTH-wide seam along a grain boundary get SEAM_STRENGTH (1/30) of the
+  material's frozen strength, the others all of it: cracks run along the seams and leave the
   grains whole, so a shattered body is shards, not droplets.
 - A particle breaks for good when its largest principal stress exceeds its strength; broken,
   it is rubble that resists compression only (constitutive.broken_stress), so breaking only
   ever releases stored elastic energy, never creates it (a test checks the total).
 
-The stored energy that throws shards far (thermal shock, notes/fracture.md) is not modelled yet.
+What throws the shards far is thermal shock (notes/fracture.md: a shot's momentum alone moves
+them little). Metal quenched below its melting point contracts against the warmer metal around
+it and locks in a strain ε ≈ α ΔT: ½ E_real (α ΔT)² of energy per m³, 2.3e5 J/m³ for the alloy
+taken 120 K below freezing, 8 m/s if it all became motion. The scaled-down frozen moduli
+cannot hold that as strain (ε would be 0.2), so each frozen particle carries it as a number,
+`shock` [J/m³], following its undercooling while bonded (thawing relaxes it). A shot releases
+it: polyalloy.shatter.
 """
 
 from __future__ import annotations
 
 import warp as wp
+
+from .solver.constitutive import MaterialData
 
 GRAIN_SIZE = wp.constant(0.08)
 """Edge of the lattice cube holding one grain seed [m]: grains of ~8 cm, so a 0.075 m³ man
@@ -33,7 +41,6 @@ Voronoi boundaries have ~2.9/GRAIN_SIZE of area per volume, so seams hold ~35 % 
 SEAM_STRENGTH = wp.constant(1.0 / 30.0)
 """Strength of a seam particle as a fraction of the material's frozen strength."""
 
-
 @wp.func
 def grain_seed(cell: wp.vec3i, seed: int):
     """The grain seed of lattice cube `cell` [m]: a hashed random point inside it."""
@@ -43,9 +50,15 @@ def grain_seed(cell: wp.vec3i, seed: int):
 
 
 @wp.func
-def seam_distance(x: wp.vec3, seed: int):
-    """Distance [m] from x to the nearest boundary between its grain and a neighbouring one."""
-    home = wp.vec3i(int(wp.floor(x[0] / GRAIN_SIZE)), int(wp.floor(x[1] / GRAIN_SIZE)), int(wp.floor(x[2] / GRAIN_SIZE)))
+def grain_cell(x: wp.vec3):
+    """The GRAIN_SIZE lattice cube holding x [m]."""
+    return wp.vec3i(int(wp.floor(x[0] / GRAIN_SIZE)), int(wp.floor(x[1] / GRAIN_SIZE)), int(wp.floor(x[2] / GRAIN_SIZE)))
+
+
+@wp.func
+def nearest_seed(x: wp.vec3, seed: int):
+    """The grain seed [m] nearest to x: x lies in its grain (Voronoi cell)."""
+    home = grain_cell(x)
     nearest = wp.vec3(0.0)
     nearest_d2 = float(1.0e30)
     for a in range(-1, 2):
@@ -56,6 +69,15 @@ def seam_distance(x: wp.vec3, seed: int):
                 if d2 < nearest_d2:
                     nearest_d2 = d2
                     nearest = s
+    return nearest
+
+
+@wp.func
+def seam_distance(x: wp.vec3, seed: int):
+    """Distance [m] from x to the nearest boundary between its grain and a neighbouring one."""
+    home = grain_cell(x)
+    nearest = nearest_seed(x, seed)
+    nearest_d2 = wp.length_sq(x - nearest)
     # Distance to the bisecting plane between the nearest seed and each other one.
     seam = float(1.0e30)
     for a in range(-1, 2):
@@ -70,8 +92,16 @@ def seam_distance(x: wp.vec3, seed: int):
 
 @wp.func
 def bond_strength(x: wp.vec3, strength: float, seed: int):
-    """Tensile strength [Pa] a particle freezing at x [m] gets: `strength` inside a grain, a
-    third of it in a seam."""
+    """Tensile strength [Pa] a particle freezing at x [m] gets: `strength` inside a grain,
+    SEAM_STRENGTH of it in a seam."""
     if seam_distance(x, seed) < 0.5 * SEAM_WIDTH:
         return SEAM_STRENGTH * strength
     return strength
+
+
+@wp.func
+def shock_energy(mat: MaterialData, temperature: float):
+    """Thermal-shock strain energy [J/m³] bonded frozen metal at `temperature` [°C] holds,
+    ½ E_real (α (T_m − T))²."""
+    undercooling = wp.max(mat.melting_point - temperature, 0.0)
+    return mat.shock_energy_per_kelvin2 * undercooling * undercooling

@@ -71,6 +71,12 @@ class Material:
     """Internal friction angle [degrees] (sand only)."""
     real_bulk_modulus: float = 0.0
     """Physical bulk modulus [Pa], for reference; not used by the solver."""
+    real_frozen_young_modulus: float = 0.0
+    """Physical Young's modulus of the frozen solid [Pa]: with thermal_expansion it sets the
+    thermal-shock energy a quenched solid stores (polyalloy.fracture), which the scaled-down
+    frozen moduli could not hold as strain."""
+    thermal_expansion: float = 0.0
+    """Linear thermal expansion coefficient of the frozen solid [1/K]."""
     description: str = ""
 
     @property
@@ -114,7 +120,8 @@ FROZEN_POISSON_RATIO = 0.3
 
 FROZEN_FAILURE_STRAIN = 0.3
 """Tensile strain at which a frozen preset's grains break [-]: with the scaled-down stiffness,
-strength = 0.03·E (3e5 Pa for the alloy, inside the 2e5–1e6 Pa notes/fracture.md tried)."""
+strength = 0.3·E (2.9e6 Pa for the alloy); the seams between grains hold 1/30 of it (9.7e4 Pa),
+inside the 5e4–1e6 Pa notes/fracture.md tried (polyalloy.fracture)."""
 
 
 def _frozen_moduli(density: float) -> dict[str, float]:
@@ -150,6 +157,8 @@ MATERIALS: dict[str, Material] = {
             conductivity_solid=25.0,
             conductivity_liquid=16.5,
             real_bulk_modulus=2.4e10,
+            real_frozen_young_modulus=5.0e10,
+            thermal_expansion=2.5e-5,
             description="mimetic poly-alloy: a galinstan-like liquid metal that freezes at −19 °C",
         ),
         Material(
@@ -169,6 +178,8 @@ MATERIALS: dict[str, Material] = {
             conductivity_solid=2.2,
             conductivity_liquid=0.6,
             real_bulk_modulus=2.2e9,
+            real_frozen_young_modulus=9.0e9,
+            thermal_expansion=5.1e-5,
             description="water",
         ),
         Material(
@@ -225,6 +236,8 @@ MATERIALS: dict[str, Material] = {
             conductivity_solid=30.0,
             conductivity_liquid=35.0,
             real_bulk_modulus=1.6e11,
+            real_frozen_young_modulus=2.0e11,
+            thermal_expansion=1.2e-5,
             description="molten steel at ~1500 °C",
         ),
         Material(

@@ -124,6 +124,10 @@ class Model:
     particles wait PENDING until its time."""
     pools: wp.array | None = None
     """Analytic baths (solver.pools.PoolData), shape (pool_count,)."""
+    heaters: wp.array | None = None
+    """Heaters (solver.heaters.HeaterData), shape (heater_count,)."""
+    heater_specs: list = field(default_factory=list)
+    """The scene's [[heaters]] entries (their power [W] counts the heat they give)."""
     sampleable: dict[int, str] = field(default_factory=dict)
     """Collider index → the form a body adds to its library by touching that collider."""
 

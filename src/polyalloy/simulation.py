@@ -21,6 +21,7 @@ from .scene import Scene
 from .scene.build import build_scene
 from .solver import MPMSolver, kernels
 from .solver.heat import HeatSolver
+from .throes import DeathThroes
 from .state import DISSOLVED, PENDING, PRESENT, State
 from .touch import TouchSampler
 from .reach import WillReach
@@ -79,6 +80,7 @@ class Simulation:
         self.timeline = Timeline(scene, self.model, self.control, self.forms)
         self.touch = TouchSampler(self.model, [c.name for c in scene.colliders])
         self.reach = WillReach(self.model)
+        self.throes = DeathThroes(scene, self.model, self.control, self.timeline)
         self.glitch = Glitch(self.model)
         self.applied_events: list[AppliedEvent] = []
         """Events applied during the last frame (the run writes them to events.csv)."""
@@ -111,7 +113,7 @@ class Simulation:
         self.applied_events = []
         self.timeline.reassign_if_due(start, lambda: self.state.x.numpy())
         substeps, dt = self.solver.plan_frame(self.state, self.frame_dt, self._collider_speed())
-        # The frame runs as segments of equal substeps; an impact starts a new segment.
+        # The frame runs as segments of equal substeps; a shot starts a new segment.
         segment_start, segment_first = start, 0
         wall = 0.0
         s = 0
@@ -121,7 +123,7 @@ class Simulation:
             if self.timeline.next_event_time() <= now + 0.5 * dt:
                 applied = self.timeline.apply_due(now + 0.5 * dt, self._states)
                 self.applied_events += applied
-                if any(event.kind == "impact" for event in applied):
+                if any(event.kind in ("impact", "grenade") for event in applied):
                     # A shot throws metal faster than this frame's plan allowed (CFL): re-plan
                     # the rest of the frame from the new speeds.
                     remaining, dt = self.solver.plan_frame(self.state, start + self.frame_dt - now, self._collider_speed())
@@ -145,6 +147,7 @@ class Simulation:
         self.control.recover(self.frame_dt)
         self.frame += 1
         self.applied_events += self.touch.sample(self.state, self.control, self.time)
+        self.applied_events += self.throes.update(self.time, self._states)
         if self.control.effective_authority.any():
             self.applied_events += self.reach.update(self.state.x.numpy(), self.state.v.numpy(), self.control, self.time)
             self._relax_colors()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 
-STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color", "boiled", "status", "bond")
+STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color", "boiled", "status", "bond", "shock", "airborne")
 """Names of the per-particle arrays a State holds (and a checkpoint stores)."""
 
 PRESENT = wp.constant(0)
@@ -52,6 +52,13 @@ class State:
         self.bond = wp.zeros(particle_count, dtype=float, device=device)
         """Tensile strength of each frozen particle's bonds [Pa] (polyalloy.fracture); 0 where
         they have broken or the particle is not frozen, shape (particle_count,)."""
+        self.shock = wp.zeros(particle_count, dtype=float, device=device)
+        """Thermal-shock strain energy each frozen particle stores [J per m³ of its rest volume]
+        (polyalloy.fracture): it follows the undercooling while bonded and is released once broken,
+        shape (particle_count,)."""
+        self.airborne = wp.zeros(particle_count, dtype=int, device=device)
+        """1 while a shard of a shattered body flies free of the grid (polyalloy.shatter), else 0,
+        shape (particle_count,)."""
         self.status = wp.zeros(particle_count, dtype=int, device=device)
         """PRESENT, EVAPORATED, DISSOLVED or PENDING per particle, shape (particle_count,). A particle that is no
         longer present keeps its slot (arrays never change size) but no stage touches it."""

@@ -20,6 +20,7 @@ from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
 from ..solver.kernels import collider_distances
+from ..solver.heaters import HeaterData, heater_data
 from ..solver.pools import PoolData, pool_data
 from ..state import PENDING, PRESENT, State
 from ..thermal import initial_phase
@@ -371,12 +372,6 @@ def _volume_ratio_as_F(volume_ratio: np.ndarray) -> np.ndarray:
 def build_scene(scene: Scene, device: str) -> BuiltScene:
     """Model, initial State and Control of `scene` on `device`; raises SceneError on bad input."""
     settings = scene.scene
-    unsupported = [name for name in ("heaters",) if getattr(scene, name)]
-    if unsupported:
-        raise SceneError(
-            [f"{name}: not simulated yet (they arrive with the temperature issue); remove the [[{name}]] tables" for name in unsupported],
-            path=scene.source_path,
-        )
     forms, errors = _forms(scene)
     lo, hi = (np.asarray(c, dtype=float) for c in settings.domain)
     dx = float(settings.cell)
@@ -485,7 +480,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         collider_temperatures=collider_temperatures,
         ambient=float(settings.ambient),
         coldest_temperature=min(temperatures),
-        isothermal=len(set(temperatures)) == 1 and not scene.pools,
+        isothermal=len(set(temperatures)) == 1 and not scene.pools and not scene.heaters,
         seed=int(settings.seed),
         emissions=emissions,
         heat_transfer_scale=float(settings.heat_transfer_scale),
@@ -494,6 +489,8 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             [pool_data(p.region.lo, p.region.hi, p.temperature, scene_material(p.material, settings), p.start, p.stop) for p in scene.pools],
             dtype=PoolData, device=device,
         ),
+        heaters=wp.array([heater_data(h) for h in scene.heaters], dtype=HeaterData, device=device),
+        heater_specs=list(scene.heaters),
     )
     state = State(model.particle_count, device)
     count = model.particle_count
@@ -509,6 +506,8 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             "boiled": np.zeros(count, dtype=np.float32),
             "status": joined("status"),
             "bond": np.zeros(count, dtype=np.float32),
+            "shock": np.zeros(count, dtype=np.float32),
+            "airborne": np.zeros(count, dtype=np.int32),
         }
     )
     return BuiltScene(model=model, state=state, control=Control(model, joined("x"), joined("color")), forms=forms)

@@ -823,13 +823,25 @@ class CleaveEvent(_EventBase):
         )
 
 
-class ImpactEvent(_EventBase):
+class _ShotEvent(_EventBase):
+    """A projectile striking the body: where, which way, and the authority the shock takes."""
+
+    point: Vec3 = Field(description="Where the projectile strikes [m].")
+    direction: Vec3 = Field(description="Direction the projectile travels (any length, not zero).")
+
+    @field_validator("direction")
+    @classmethod
+    def _not_zero(cls, value):
+        if sum(c * c for c in value) == 0.0:
+            raise ValueError("direction must not be [0, 0, 0]; give the way the projectile travels, e.g. [0, 0, -1]")
+        return value
+
+
+class ImpactEvent(_ShotEvent):
     """A gunshot: the projectile's momentum and part of its energy go into a crater of the body,
     and the shock costs the body authority (trauma)."""
 
     do: Literal["impact"]
-    point: Vec3 = Field(description="Where the shot strikes [m].")
-    direction: Vec3 = Field(description="Direction the projectile travels (any length, not zero).")
     projectile_mass: float = Field(0.028, gt=0, description="Mass of the projectile [kg] (a 12-gauge slug: 28 g).")
     speed: float = Field(430.0, gt=0, description="Speed of the projectile [m/s] (a 12-gauge slug: 430 m/s).")
     radius: float = Field(0.1, gt=0, description="Radius of the crater the shot blows open [m].")
@@ -841,15 +853,34 @@ class ImpactEvent(_EventBase):
     )
     trauma: float = Field(0.3, ge=0, le=1, description="Authority the shock takes from the body (0..1).")
 
-    @field_validator("direction")
-    @classmethod
-    def _not_zero(cls, value):
-        if sum(c * c for c in value) == 0.0:
-            raise ValueError("direction must not be [0, 0, 0]; give the way the projectile travels, e.g. [0, 0, -1]")
-        return value
+    @property
+    def throw_energy(self) -> float:
+        """Kinetic energy [J] that throws the crater's metal outward."""
+        return self.splash * 0.5 * self.projectile_mass * self.speed**2
 
 
-EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, CamouflageEvent, GlitchEvent, CleaveEvent, ImpactEvent)
+class GrenadeEvent(_ShotEvent):
+    """A grenade round that bursts inside the body (D4): its momentum and the blast's energy throw
+    the metal around the burst outward, blowing the body open and pushing it back."""
+
+    do: Literal["grenade"]
+    projectile_mass: float = Field(0.23, gt=0, description="Mass of the round [kg] (a 40 mm grenade: 230 g).")
+    speed: float = Field(76.0, gt=0, description="Speed of the round [m/s] (a 40 mm grenade launcher: 76 m/s).")
+    radius: float = Field(0.35, gt=0, description="Reach of the blast into the body [m].")
+    blast_energy: float = Field(
+        2.0e4, gt=0,
+        description="Kinetic energy the blast gives the metal it reaches [J]; a 40 mm round's 32 g of explosive "
+        "release ~1.5e5 J, a seventh of it 2e4 J.",
+    )
+    trauma: float = Field(0.8, ge=0, le=1, description="Authority the blast takes from the body (0..1).")
+
+    @property
+    def throw_energy(self) -> float:
+        """Kinetic energy [J] that throws the metal around the burst outward."""
+        return self.blast_energy
+
+
+EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, CamouflageEvent, GlitchEvent, CleaveEvent, ImpactEvent, GrenadeEvent)
 """Every event kind; a new kind is a class here (its `do` Literal is its name)."""
 EventSpec = _tagged_union(EVENT_KINDS, "do")
 """One ``[[events]]`` table: an event of any kind, told apart by ``do``."""

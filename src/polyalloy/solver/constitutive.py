@@ -39,6 +39,9 @@ class MaterialData:
     """Lamé λ of the frozen liquid [Pa]."""
     frozen_strength: float
     """Tensile strength of the frozen liquid's grains [Pa]."""
+    shock_energy_per_kelvin2: float
+    """Thermal-shock strain energy a quenched solid stores per m³ and per K² of undercooling
+    below its melting point, ½ E_real α² [J/(m³·K²)] (polyalloy.fracture)."""
     density: float
     """Mass density [kg/m³]."""
     melting_point: float
@@ -72,6 +75,7 @@ def material_data(material: Material) -> MaterialData:
     data.frozen_shear_modulus = material.frozen_shear_modulus if material.freezes else 0.0
     data.frozen_lame_lambda = material.frozen_bulk_modulus - 2.0 * material.frozen_shear_modulus / 3.0
     data.frozen_strength = material.frozen_strength
+    data.shock_energy_per_kelvin2 = 0.5 * material.real_frozen_young_modulus * material.thermal_expansion**2
     data.density = material.density
     data.melting_point = material.melting_point
     data.latent_heat = material.latent_heat

@@ -34,10 +34,11 @@ import numpy as np
 import warp as wp
 
 from .. import thermal
-from ..fracture import bond_strength
+from ..fracture import bond_strength, shock_energy
 from . import constitutive as cm
 from .colliders import ColliderData, collider_sdf
 from ..state import DISSOLVED, EVAPORATED, PRESENT
+from .heaters import HeaterData, heater_gain, heats
 from .kernels import BLOCK, block_node, bspline_weights, clear_grid_blocks, stencil_base
 from .pools import PoolData, pool_at
 
@@ -96,17 +97,19 @@ def held_temperature(
 ):
     """(1, T) if the node at `node` [m], `fill` full of matter, is held at a temperature T [°C]
     (inside or on a collider; in a pool at `time` [s] where the matter leaves the bath most of
-    the node; on or beyond a domain wall at ambient), else (0, 0)."""
+    the node; on or beyond a domain wall at ambient, or at the pool's temperature where the wall
+    is the pool's floor or side), else (0, 0)."""
     tolerance = 1.0e-3 * dx
-    if fill < 0.5:
-        bath = pool_at(node, pools, time)
-        if bath >= 0:
-            return 1, pools[bath].temperature
+    bath = pool_at(node, pools, time)
+    if fill < 0.5 and bath >= 0:
+        return 1, pools[bath].temperature
     for c in range(colliders.shape[0]):
         if collider_sdf(colliders[c], node) <= 0.0:
             return 1, colliders[c].temperature
     for axis in range(3):
         if node[axis] <= lo[axis] + tolerance or node[axis] >= hi[axis] - tolerance:
+            if bath >= 0:
+                return 1, pools[bath].temperature
             return 1, ambient
     return 0, 0.0
 
@@ -266,13 +269,35 @@ def heat_exchange(
 
 
 @wp.kernel
+def heated_mass(
+    particle_mass: wp.array(dtype=float),
+    heaters: wp.array(dtype=HeaterData),
+    x_in: wp.array(dtype=wp.vec3),
+    temperature_in: wp.array(dtype=float),
+    status_in: wp.array(dtype=int),
+    time: float,
+    mass_out: wp.array(dtype=float),
+):
+    """mass_out[h] = mass [kg] of the present matter heater h heats at `time` [s]."""
+    p = wp.tid()
+    if status_in[p] != PRESENT:
+        return
+    for h in range(heaters.shape[0]):
+        if heats(heaters[h], x_in[p], temperature_in[p], time):
+            wp.atomic_add(mass_out, h, particle_mass[p])
+
+
+@wp.kernel
 def heat_gather(
     # Model:
     particle_material: wp.array(dtype=int),
     particle_body: wp.array(dtype=int),
     materials: wp.array(dtype=cm.MaterialData),
     pools: wp.array(dtype=PoolData),
+    heaters: wp.array(dtype=HeaterData),
+    heated_mass_in: wp.array(dtype=float),
     time: float,
+    dt: float,
     grid_origin: wp.vec3,
     inv_dx: float,
     node_thermal_in: wp.array3d(dtype=wp.vec4),
@@ -285,12 +310,14 @@ def heat_gather(
     boiled_inout: wp.array(dtype=float),
     status_inout: wp.array(dtype=int),
     bond_inout: wp.array(dtype=float),
+    shock_inout: wp.array(dtype=float),
     temperature_copy: wp.array(dtype=float),
     phase_copy: wp.array(dtype=float),
     F_copy: wp.array(dtype=wp.mat33),
     boiled_copy: wp.array(dtype=float),
     status_copy: wp.array(dtype=int),
     bond_copy: wp.array(dtype=float),
+    shock_copy: wp.array(dtype=float),
     # Scalars:
     first_particle: int,
     seed: int,
@@ -313,6 +340,7 @@ def heat_gather(
     wy = bspline_weights(fx[1])
     wz = bspline_weights(fx[2])
     temperature = temperature_inout[p]
+    temperature_before = temperature
     delta = float(0.0)
     for a in range(3):
         for b in range(3):
@@ -326,7 +354,7 @@ def heat_gather(
     mat = materials[particle_material[p]]
     phase = phase_inout[p]
     capacity = heat_capacity(mat, phase)
-    gained = capacity * delta
+    gained = capacity * delta + heater_gain(heaters, heated_mass_in, x_in[p], temperature, time, dt)
     new_phase = phase
     # Away from the melting point only the sensible heat changes: update T directly, since h
     # itself is large there (steel at 10 °C: −7e5 J/kg) and float32 would round the gain away.
@@ -367,10 +395,17 @@ def heat_gather(
         elif phase < 0.5 and new_phase >= 0.5:
             F = cm.fluid_project(F)
             bond = 0.0
+        # Frozen metal's thermal-shock energy grows and shrinks with its undercooling, from what
+        # it holds (none left in a shard a shattering spent); thawed metal has relaxed.
+        shock = float(0.0)
+        if new_phase < 0.5:
+            shock = wp.max(shock_inout[p] + shock_energy(mat, temperature) - shock_energy(mat, temperature_before), 0.0)
         F_inout[p] = F
         F_copy[p] = F
         bond_inout[p] = bond
         bond_copy[p] = bond
+        shock_inout[p] = shock
+        shock_copy[p] = shock
 
 
 @wp.kernel
@@ -379,14 +414,18 @@ def form_grains(
     materials: wp.array(dtype=cm.MaterialData),
     x_in: wp.array(dtype=wp.vec3),
     phase_in: wp.array(dtype=float),
+    temperature_in: wp.array(dtype=float),
     seed: int,
     bond_out: wp.array(dtype=float),
+    shock_out: wp.array(dtype=float),
 ):
-    """Bond every particle that is already frozen to its grain (matter that starts frozen)."""
+    """Bond every particle that is already frozen to its grain (matter that starts frozen), with
+    the thermal-shock energy of its undercooling."""
     p = wp.tid()
     mat = materials[particle_material[p]]
     if cm.is_frozen(mat, phase_in[p]):
         bond_out[p] = bond_strength(x_in[p], mat.frozen_strength, seed)
+        shock_out[p] = shock_energy(mat, temperature_in[p])
 
 
 class HeatSolver:
@@ -410,12 +449,32 @@ class HeatSolver:
         self.heat_in = 0.0
         """Heat the held surfaces (colliders, walls and baths) have given the matter so far [J]."""
         self._heat_in_lanes = wp.zeros(mpm.lanes, dtype=float, device=model.device)
+        self._heater_specs = model.heater_specs
+        self._heated_mass = wp.zeros(max(1, len(self._heater_specs)), dtype=float, device=model.device)
 
     def form_grains(self, state: State, other: State) -> None:
         """Bond the particles that start frozen to their grains, in both states."""
         m = self.model
-        wp.launch(form_grains, dim=m.particle_count, inputs=[m.particle_material, m.material_data, state.x, state.phase, m.seed, state.bond], device=m.device)
+        wp.launch(
+            form_grains, dim=m.particle_count,
+            inputs=[m.particle_material, m.material_data, state.x, state.phase, state.temperature, m.seed, state.bond, state.shock],
+            device=m.device,
+        )
         wp.copy(other.bond, state.bond)
+        wp.copy(other.shock, state.shock)
+
+    def _weigh_heated(self, state: State, time: float) -> np.ndarray:
+        """Mass each heater heats at `time` [s] [kg] (into self._heated_mass for the gather)."""
+        m = self.model
+        self._heated_mass.zero_()
+        if not self._heater_specs:
+            return np.zeros(0)
+        wp.launch(
+            heated_mass, dim=m.particle_count,
+            inputs=[m.particle_mass, m.heaters, state.x, state.temperature, state.status, time, self._heated_mass],
+            device=m.device,
+        )
+        return self._heated_mass.numpy()
 
     def advance(self, state: State, other: State, control: Control, dt: float) -> float:
         """Conduct heat for dt [s] in as many equal steps as stability needs; returns the heat
@@ -468,13 +527,16 @@ class HeatSolver:
             first, count = particles
             wp.launch(
                 heat_gather, dim=count,
-                inputs=[m.particle_material, m.particle_body_device, m.material_data, m.pools, control.time, origin, inv_dx, node_thermal, mpm.grid_scatter,
-                        state.x, state.temperature, state.phase, state.F, state.boiled, state.status, state.bond,
-                        other.temperature, other.phase, other.F, other.boiled, other.status, other.bond, first, m.seed],
+                inputs=[m.particle_material, m.particle_body_device, m.material_data, m.pools, m.heaters, self._heated_mass, control.time, dt,
+                        origin, inv_dx, node_thermal, mpm.grid_scatter,
+                        state.x, state.temperature, state.phase, state.F, state.boiled, state.status, state.bond, state.shock,
+                        other.temperature, other.phase, other.F, other.boiled, other.status, other.bond, other.shock, first, m.seed],
                 device=m.device,
             )
 
+        heated = self._weigh_heated(state, control.time)
         mpm.in_lanes(gather, mpm.particle_ranges)
         given = float(np.sum(self._heat_in_lanes.numpy(), dtype=np.float64))
+        given += sum(h.power * dt for h, mass in zip(self._heater_specs, heated) if mass > 0.0)
         self.heat_in += given
         return given

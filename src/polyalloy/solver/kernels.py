@@ -550,6 +550,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         temperature_in: wp.array(dtype=float),
         status_in: wp.array(dtype=int),
         bond_in: wp.array(dtype=float),
+        airborne_in: wp.array(dtype=int),
         # Control:
         targets: wp.array(dtype=wp.vec3),
         will_mode: wp.array(dtype=int),
@@ -570,9 +571,10 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         dt: float,
     ):
         """Scatter APIC momentum, with the stress impulse folded in (MLS-MPM eq. 29), and mass
-        into scatter lane `lane` (lanes run concurrently over disjoint particle ranges)."""
+        into scatter lane `lane` (lanes run concurrently over disjoint particle ranges). Shards in
+        flight stay off the grid."""
         p = wp.tid() + first_particle
-        if status_in[p] != PRESENT:
+        if status_in[p] != PRESENT or airborne_in[p] == 1:
             return
         m = particle_mass[p]
         C = C_in[p]
@@ -641,33 +643,38 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         inv_dx: float,
         domain_lo: wp.vec3,
         domain_hi: wp.vec3,
+        gravity: wp.vec3,
         colliders: wp.array(dtype=ColliderData),
         grid_velocity_mass_in: wp.array3d(dtype=wp.vec4),
         # Control:
         body_authority: wp.array(dtype=float),
         # State in:
         x_in: wp.array(dtype=wp.vec3),
+        v_in: wp.array(dtype=wp.vec3),
         F_in: wp.array(dtype=wp.mat33),
         phase_in: wp.array(dtype=float),
         status_in: wp.array(dtype=int),
         bond_in: wp.array(dtype=float),
+        airborne_in: wp.array(dtype=int),
         # State out:
         x_out: wp.array(dtype=wp.vec3),
         v_out: wp.array(dtype=wp.vec3),
         C_out: wp.array(dtype=wp.mat33),
         F_out: wp.array(dtype=wp.mat33),
         bond_out: wp.array(dtype=float),
+        airborne_out: wp.array(dtype=int),
         # Scalars:
         first_particle: int,
         dt: float,
     ):
         """Gather velocity and its APIC gradient, update F, advect, keep particles out of solids.
-        A particle no longer present stays where it left, at rest."""
+        A particle no longer present stays where it left, at rest; a shard in flight falls freely."""
         p = wp.tid() + first_particle
+        bond_out[p] = bond_in[p]
+        airborne_out[p] = 0
         if status_in[p] != PRESENT:
             x_out[p] = x_in[p]
             v_out[p] = wp.vec3(0.0)
-            bond_out[p] = bond_in[p]
             return
         x = x_in[p]
         grid_shape = wp.vec3i(grid_velocity_mass_in.shape[0], grid_velocity_mass_in.shape[1], grid_velocity_mass_in.shape[2])
@@ -675,6 +682,35 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         wx = bspline_weights(fx[0])
         wy = bspline_weights(fx[1])
         wz = bspline_weights(fx[2])
+        if airborne_in[p] == 1:
+            # A shard of a shattered body (polyalloy.shatter) flies ballistically, off the grid,
+            # until it closes in on matter on the grid or touches a surface; then it rejoins with
+            # its velocity and the grid resolves the collision. Matter it moves away from (the
+            # shards it burst from, as they land) does not stop it.
+            v_free = v_in[p] + dt * gravity
+            x_free, v_free = project_out_of_colliders(x + dt * v_free, v_free, colliders, domain_lo, domain_hi, dt)
+            met = float(0.0)
+            offset = wp.vec3(0.0)
+            momentum = wp.vec3(0.0)
+            for a in range(3):
+                for b in range(3):
+                    for c in range(3):
+                        node = grid_velocity_mass_in[base[0] + a, base[1] + b, base[2] + c]
+                        wm = wx[a] * wy[b] * wz[c] * node[3]
+                        met += wm
+                        offset += wm * (fx - wp.vec3(float(a), float(b), float(c)))
+                        momentum += wm * wp.vec3(node[0], node[1], node[2])
+            closing = False
+            if met > 0.0:
+                closing = wp.dot(v_free - momentum / met, offset) < 0.0
+            touching, v_surface = surface_contact(x_free, colliders, domain_lo, domain_hi, FROST_REACH / inv_dx)
+            if not closing and touching == 0:
+                airborne_out[p] = 1
+            x_out[p] = x_free
+            v_out[p] = v_free
+            C_out[p] = wp.mat33(0.0)
+            F_out[p] = F_in[p]
+            return
         # B = Σ w v_i ((a, b, c) − fx)ᵀ, gathered as Σ w v_i, Σ w v_i a, Σ w v_i b, Σ w v_i c.
         v = wp.vec3(0.0)
         moment_x = wp.vec3(0.0)
@@ -705,7 +741,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
             if cm.is_frozen(material, phase) and bond > 0.0:
                 if cm.largest_principal_stress(cm.frozen_stress(F, C, material), F) > bond:
                     bond = 0.0
-        bond_out[p] = bond
+                    bond_out[p] = bond
         F = plastic_projection(F, material, phase, bond)
         if wp.static(has_fluid):
             # det F integrates the grid's smooth divergence, not the particles' reshuffling,

@@ -85,7 +85,7 @@ class MPMSolver:
     def step(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
         """Advance the particles by one substep of `dt` seconds, from state_in into state_out.
 
-        Only positions, velocities, C, F and bonds are written; temperature, phase, colour,
+        Only positions, velocities, C, F, bonds and flight are written; temperature, phase, colour,
         boiled and status are not changed by any stage and must already be equal in both states (the heat
         step and Simulation keep them so)."""
         self.activate_blocks(state_in)
@@ -128,7 +128,7 @@ class MPMSolver:
                 inputs=[
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data,
                     self._grid_origin, self._inv_dx, m.particle_body_device, self._gravity,
-                    state.x, state.v, state.C, state.F, state.phase, state.temperature, state.status, state.bond,
+                    state.x, state.v, state.C, state.F, state.phase, state.temperature, state.status, state.bond, state.airborne,
                     control.targets, control.will_mode, control.hold_velocity, control.hold_elapsed, control.body_authority, control.body_gain, control.body_max_acceleration,
                     control.body_offset, control.body_offset_velocity, m.pools, control.time,
                     self.grid_scatter, first, lane, dt,
@@ -173,9 +173,9 @@ class MPMSolver:
                 dim=count,
                 inputs=[
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data, m.particle_body_device,
-                    self._grid_origin, self._inv_dx, self._lo, self._hi, control.colliders, self.grid_velocity_mass,
-                    control.body_authority, state_in.x, state_in.F, state_in.phase, state_in.status, state_in.bond,
-                    state_out.x, state_out.v, state_out.C, state_out.F, state_out.bond, first, dt,
+                    self._grid_origin, self._inv_dx, self._lo, self._hi, self._gravity, control.colliders, self.grid_velocity_mass,
+                    control.body_authority, state_in.x, state_in.v, state_in.F, state_in.phase, state_in.status, state_in.bond, state_in.airborne,
+                    state_out.x, state_out.v, state_out.C, state_out.F, state_out.bond, state_out.airborne, first, dt,
                 ],
                 device=m.device,
             )
