@@ -450,7 +450,8 @@ def test_an_emitter_pours_its_rate_from_start_to_stop():
     # [[emitters]]: new matter joins at `rate` m³/s between start and stop, a region-full at a
     # time. Water poured at 0.004 m³/s from 0.1 s to 0.4 s: none before 0.1 s, then
     # 0.004 × (t − 0.1) m³ to within one region-full (0.2 × 0.025 × 0.2 m = 0.001 m³), 0.0012 m³
-    # in all (to a particle), falling into the box below.
+    # in all (to a particle), falling into the box below. Its metrics row (after the body's)
+    # reports the mass poured so far, all of it present (A1: none lost).
     data = scene_dict("pour", 0.6, [[-0.3, 0.0, -0.3], [0.3, 0.6, 0.3]], 0.025)
     data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.05}]
     data["bodies"] = [{"name": "blob", "form": "ball", "position": [0.2, 0.0, 0.2], "control": False}]
@@ -463,6 +464,10 @@ def test_an_emitter_pours_its_rate_from_start_to_stop():
         status, body = sim.state.status.numpy(), sim.model.particle_body
         water = (status == 0) & (body < 0)
         poured_volume.append((sim.time, float(sim.model.particle_volume.numpy()[water].sum())))
+        body_row, tap_row = sim.metrics_rows()
+        assert tap_row["body"] == "tap" and tap_row["particles"] == int(water.sum())
+        assert tap_row["mass"] == pytest.approx(1000.0 * poured_volume[-1][1], rel=1e-5, abs=1e-9)
+        assert tap_row["lost_mass"] == pytest.approx(0.0, abs=1e-6)
     for t, volume in poured_volume:
         expected = 0.004 * min(max(t - 0.1, 0.0), 0.3)
         assert expected - 0.025**3 / 8 <= volume <= expected + 0.001 + 1e-6, (t, volume)

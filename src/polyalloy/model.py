@@ -119,6 +119,8 @@ class Model:
     """Factor on every thermal conductivity [-] (the film freezes a man in seconds)."""
     meshes: list = field(default_factory=list)
     """wp.Mesh and wp.Volume objects the colliders refer to, kept alive for the run."""
+    emitter_slices: list[tuple[str, slice, float]] = field(default_factory=list)
+    """Each emitter's name, particles (a contiguous range after the bodies') and particle spacing [m]."""
     emissions: list[tuple[float, int, int]] = field(default_factory=list)
     """Emitter batches in time order: (time [s], first particle, end particle); each batch's
     particles wait PENDING until its time."""

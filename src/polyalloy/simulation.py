@@ -241,50 +241,86 @@ class Simulation:
 
         return sdf
 
+    @staticmethod
+    def _accounted_mass(data: dict[str, np.ndarray], sl: slice) -> tuple[np.ndarray, float, float, float]:
+        """Which particles of the range `sl` are present, and the range's mass present,
+        dissolved and evaporated [kg] (A1's terms)."""
+        status, mass = data["status"][sl], data["mass"][sl]
+        dissolved = float(mass[status == DISSOLVED].sum(dtype=np.float64))
+        boiled = np.where(status == DISSOLVED, 0.0, data["boiled"][sl].astype(np.float64) * mass)
+        present = status == PRESENT
+        return present, float(mass[present].sum(dtype=np.float64)) - float(boiled[present].sum()), dissolved, float(boiled.sum())
+
+    def _matter_columns(self, data: dict[str, np.ndarray], sl: slice, present: np.ndarray, spacing: float) -> dict:
+        """The metrics columns of a range of particles that do not depend on a will or a form."""
+        x, v, mass = data["x"][sl][present], data["v"][sl][present], data["mass"][sl][present]
+        phase, temperature, bond = data["phase"][sl][present], data["temperature"][sl][present], data["bond"][sl][present]
+        count, largest = metrics.fragments(x, mass, spacing)
+        t_mean, t_min, t_max = metrics.temperature_stats(temperature)
+        return {
+            "particles": int(len(x)),
+            "fragments": count,
+            "solid_pieces": metrics.solid_pieces(x, phase < 0.5, bond > 0.0, spacing),
+            "largest_fragment": largest,
+            "temp_mean": t_mean,
+            "temp_min": t_min,
+            "temp_max": t_max,
+            "frozen_fraction": metrics.frozen_fraction(phase, mass),
+            "kinetic_energy": metrics.kinetic_energy(v, mass),
+        }
+
     def metrics_rows(self, data: dict[str, np.ndarray] | None = None) -> list[dict]:
-        """One metrics.csv row per body for the current frame (DESIGN.md's columns)."""
+        """One metrics.csv row per body, then one per emitter, for the current frame (DESIGN.md's
+        columns). An emitter's row accounts for the matter it has poured so far; it has no form
+        and no will (form empty, iou, shape_error, authority and glitch 0)."""
         data = self.particles() if data is None else data
         rows = []
         for index, body in enumerate(self.model.bodies):
             sl = body.particle_slice
-            status = data["status"][sl]
-            dissolved = float(data["mass"][sl][status == DISSOLVED].sum(dtype=np.float64))
-            boiled = np.where(status == DISSOLVED, 0.0, data["boiled"][sl].astype(np.float64) * data["mass"][sl])
-            present = status == PRESENT
-            x, v, mass = data["x"][sl][present], data["v"][sl][present], data["mass"][sl][present]
+            present, body_mass, dissolved, evaporated = self._accounted_mass(data, sl)
+            x = data["x"][sl][present]
             phase, temperature, bond = data["phase"][sl][present], data["temperature"][sl][present], data["bond"][sl][present]
             sdf = self.form_sdf(index)
-            count, largest = metrics.fragments(x, mass, body.spacing)
-            frozen = phase < 0.5
-            t_mean, t_min, t_max = metrics.temperature_stats(temperature)
-            evaporated = float(boiled.sum())
-            body_mass = float(mass.sum()) - float(boiled[present].sum())
             rows.append(
                 {
                     "frame": self.frame,
                     "time": self.time,
                     "body": body.name,
-                    "particles": int(len(x)),
                     "mass": body_mass,
                     "dissolved_mass": dissolved,
                     "evaporated_mass": evaporated,
                     "lost_mass": self._initial_body_mass[index] - body_mass - dissolved - evaporated,
-                    "fragments": count,
-                    "solid_pieces": metrics.solid_pieces(x, frozen, bond > 0.0, body.spacing),
-                    "largest_fragment": largest,
                     "form": self.control.forms[index],
                     "iou": metrics.iou(
                         x, lambda p: sdf(p) < 0.0, self.model.grid.dx,
                         form_bounds=self.form_world_bounds(index), particles_per_voxel=(self.model.grid.dx / body.spacing) ** 3,
                     ),
                     "shape_error": metrics.shape_error(x, sdf),
-                    "temp_mean": t_mean,
-                    "temp_min": t_min,
-                    "temp_max": t_max,
-                    "frozen_fraction": metrics.frozen_fraction(phase, mass),
                     "authority": float(self.control.effective_authority[index]),
                     "glitch": float(self.control.glitch[index]),
-                    "kinetic_energy": metrics.kinetic_energy(v, mass),
+                    **self._matter_columns(data, sl, present, body.spacing),
+                    "substeps": self.last_stats.substeps,
+                    "wall_s": self.last_stats.wall_s,
+                }
+            )
+        for name, sl, spacing in self.model.emitter_slices:
+            present, poured_mass, dissolved, evaporated = self._accounted_mass(data, sl)
+            poured = float(data["mass"][sl][data["status"][sl] != PENDING].sum(dtype=np.float64))
+            rows.append(
+                {
+                    "frame": self.frame,
+                    "time": self.time,
+                    "body": name,
+                    "mass": poured_mass,
+                    "dissolved_mass": dissolved,
+                    "evaporated_mass": evaporated,
+                    "lost_mass": poured - poured_mass - dissolved - evaporated,
+                    "form": "",
+                    "iou": 0.0,
+                    "shape_error": 0.0,
+                    "authority": 0.0,
+                    "glitch": 0.0,
+                    **self._matter_columns(data, sl, present, spacing),
                     "substeps": self.last_stats.substeps,
                     "wall_s": self.last_stats.wall_s,
                 }

@@ -200,19 +200,23 @@ EMITTED_COLOR = (0.82, 0.88, 0.95)
 """Colour of emitted matter (RGB in [0, 1]): emitters name no colour."""
 
 
-def _emitter_batches(scene: Scene, dx: float, first: int) -> tuple[list[dict], list[tuple[float, int, int]], list[str]]:
+def _emitter_batches(
+    scene: Scene, dx: float, first: int
+) -> tuple[list[dict], list[tuple[float, int, int]], list[tuple[str, slice, float]], list[str]]:
     """Particle chunks of every emitter, one batch per fill of its region, the batches' (time,
-    first, end particle) from particle index `first` on, and errors.
+    first, end particle) from particle index `first` on, each emitter's (name, particles,
+    particle spacing [m]), and errors.
 
     An emitter pours rate·(stop − start) m³ (stop: the scene's end if none) as fills of its
     region, each when what came before it has been poured at `rate`, the last one cut to what
     is left. Give a region about as deep along the velocity as the matter moves between fills,
     so they follow each other without a gap."""
-    chunks, batches, errors = [], [], []
+    chunks, batches, ranges, errors = [], [], [], []
     settings = scene.scene
     for index, spec in enumerate(scene.emitters):
         if spec.rate <= 0.0:
             continue
+        own_first = first
         lo, hi = np.asarray(spec.region.lo, dtype=float), np.asarray(spec.region.hi, dtype=float)
         region = Box(spec.name, hi - lo, color=EMITTED_COLOR)
         base = np.array([0.5 * (lo[0] + hi[0]), lo[1], 0.5 * (lo[2] + hi[2])])
@@ -253,7 +257,8 @@ def _emitter_batches(scene: Scene, dx: float, first: int) -> tuple[list[dict], l
             first += n
             poured += n
             k += 1
-    return chunks, sorted(batches), errors
+        ranges.append((spec.name, slice(own_first, first), dx / spec.particles_per_cell ** (1.0 / 3.0)))
+    return chunks, sorted(batches), ranges, errors
 
 
 def _pool_errors(scene: Scene, colliders: list[ColliderData], dx: float, device: str) -> list[str]:
@@ -431,7 +436,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             )
         )
         start += count
-    emitted, emissions, emitter_errors = _emitter_batches(scene, dx, start)
+    emitted, emissions, emitter_slices, emitter_errors = _emitter_batches(scene, dx, start)
     errors += emitter_errors
     for chunk in emitted:
         material = scene_material(scene.emitters[chunk.pop("emitter")].material, settings)
@@ -483,6 +488,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         isothermal=len(set(temperatures)) == 1 and not scene.pools and not scene.heaters,
         seed=int(settings.seed),
         emissions=emissions,
+        emitter_slices=emitter_slices,
         heat_transfer_scale=float(settings.heat_transfer_scale),
         sampleable=sampleable,
         pools=wp.array(
