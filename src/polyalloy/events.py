@@ -193,6 +193,9 @@ class Timeline:
         present = states[0].status.numpy()[sl] == PRESENT
         count = int(np.count_nonzero(present))
         sampled = len(points)
+        if sampled == 0 or count == 0:
+            # The last drops of a dissolving body: too little to take a form.
+            return f"form {form_name!r}: {sampled} points sampled for {count} particles; targets kept"
         points = assignment.match_count(points, count, rng)
         positions = states[0].x.numpy()[sl][present]
         perm = assignment.assign_targets(positions - self._control.offsets[body], points, rng, info.spacing)
