@@ -213,7 +213,7 @@ class Simulation:
 
     def _body_masses(self) -> list[float]:
         mass = self.model.particle_mass.numpy()
-        return [float(mass[b.particle_slice].sum()) for b in self.model.bodies]
+        return [float(mass[b.particle_slice].sum(dtype=np.float64)) for b in self.model.bodies]
 
     def form_world_bounds(self, body_index: int) -> tuple[np.ndarray, np.ndarray]:
         """World-space bounding box (lo, hi) [m] of a body's current form at its pose."""
