@@ -253,6 +253,31 @@ def test_a_furnace_boils_liquid_nitrogen_off_at_the_rate_its_power_pays_for():
     assert row["evaporated_mass"] == pytest.approx(initial, rel=1e-6)
 
 
+def test_a_furnace_heats_nothing_beyond_its_own_temperature_and_its_heat_is_counted():
+    # A heater with a `temperature` brings the matter inside up to it and no further: a particle
+    # takes its share P·dt/M of the power only up to the enthalpy at the cap, so the last cold
+    # particles do not take the whole power (a 60 MW furnace once drove them past 600 °C). The
+    # heat the step reports (HeatSolver.heat_in) is the heat the metal gained: Σ m Δh, Δh from
+    # h = c_s min(T − T_m, 0) + L φ + c_l max(T − T_m, 0) (thermal.specific_enthalpy).
+    data = scene_dict("glow", 0.4, [[-0.3, 0.0, -0.3], [0.3, 0.4, 0.3]], 0.025, ambient=-60.0, fps=25, gravity=[0.0, 0.0, 0.0])
+    data["forms"] = [{"name": "block", "shape": "box", "size": [0.2, 0.1, 0.2]}]
+    data["bodies"] = [{"name": "alloy", "form": "block", "position": [0.0, 0.1, 0.0], "temperature": -60.0, "control": False}]
+    data["heaters"] = [{"name": "furnace", "region": {"lo": [-0.3, 0.0, -0.3], "hi": [0.3, 0.4, 0.3]}, "power": 2.0e7, "temperature": 40.0}]
+    sim = make_simulation(data)
+    mass = sim.model.particle_mass.numpy().astype(np.float64)
+
+    def enthalpy() -> float:
+        return float(np.dot(mass, thermal.specific_enthalpy(ALLOY, sim.state.temperature.numpy(), sim.state.phase.numpy())))
+
+    start = enthalpy()
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        assert sim.state.temperature.numpy().max() <= 40.0 + 1e-3
+    # 20 MW for 0.4 s would be 8 MJ; bringing the 25.8 kg block from −60 to 40 °C takes 2.8 MJ.
+    assert np.all(sim.state.temperature.numpy() > 39.0)
+    assert sim.heat.heat_in == pytest.approx(enthalpy() - start, rel=1e-4)
+
+
 def test_a_thawed_body_glitches_taking_the_colour_it_stands_on():
     # T5: after the freeze it glitches. A willed ball frozen through at −60 °C on a yellow plate
     # at 200 °C thaws (conduction × 10⁴); it keeps glitch level 0.8 (THERMAL_GLITCH × the whole

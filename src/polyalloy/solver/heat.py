@@ -38,7 +38,7 @@ from ..fracture import bond_strength, shock_energy
 from . import constitutive as cm
 from .colliders import ColliderData, collider_sdf
 from ..state import DISSOLVED, EVAPORATED, PRESENT
-from .heaters import HeaterData, heater_gain, heats
+from .heaters import HeaterData, heats
 from .kernels import BLOCK, block_node, bspline_weights, clear_grid_blocks, stencil_base
 from .pools import PoolData, pool_at
 
@@ -287,9 +287,26 @@ def heated_mass(
             wp.atomic_add(mass_out, h, particle_mass[p])
 
 
+@wp.func
+def heater_heat(heaters: wp.array(dtype=HeaterData), heated_mass: wp.array(dtype=float), mat: cm.MaterialData, x: wp.vec3,
+                temperature: float, phase: float, time: float, dt: float):
+    """Heat per kilogram [J/kg] the heaters give a particle of `mat` at x [m], `temperature`
+    [°C] and liquid fraction `phase` over dt [s] from `time` [s]: each heater's P·dt shared by
+    the mass it heats, but no more than brings the particle to the heater's temperature."""
+    h = specific_enthalpy(mat, temperature, phase)
+    gain = float(0.0)
+    for k in range(heaters.shape[0]):
+        heater = heaters[k]
+        if heated_mass[k] > 0.0 and heats(heater, x, temperature, time):
+            capped = specific_enthalpy(mat, heater.cap, wp.where(heater.cap > mat.melting_point, 1.0, 0.0))
+            gain += wp.min(heater.power * dt / heated_mass[k], wp.max(capped - h, 0.0))
+    return gain
+
+
 @wp.kernel
 def heat_gather(
     # Model:
+    particle_mass: wp.array(dtype=float),
     particle_material: wp.array(dtype=int),
     particle_body: wp.array(dtype=int),
     materials: wp.array(dtype=cm.MaterialData),
@@ -321,8 +338,11 @@ def heat_gather(
     # Scalars:
     first_particle: int,
     seed: int,
+    lane: int,
+    # Heat the heaters gave, per lane [J]:
+    heat_in_out: wp.array(dtype=float),
 ):
-    """h += c Σ w (ΔTᵢ + βᵢ (Tᵢ − T)); new temperature and phase; F changes form when the
+    """h += c Σ w (ΔTᵢ + βᵢ (Tᵢ − T)) plus the heaters' heat; new temperature and phase; F changes form when the
     particle freezes or melts.
 
     The βᵢ term lets a particle's temperature relax toward its node's: the increments ΔTᵢ are
@@ -354,7 +374,9 @@ def heat_gather(
     mat = materials[particle_material[p]]
     phase = phase_inout[p]
     capacity = heat_capacity(mat, phase)
-    gained = capacity * delta + heater_gain(heaters, heated_mass_in, x_in[p], temperature, time, dt)
+    from_heaters = heater_heat(heaters, heated_mass_in, mat, x_in[p], temperature, phase, time, dt)
+    wp.atomic_add(heat_in_out, lane, particle_mass[p] * from_heaters)
+    gained = capacity * delta + from_heaters
     new_phase = phase
     # Away from the melting point only the sensible heat changes: update T directly, since h
     # itself is large there (steel at 10 °C: −7e5 J/kg) and float32 would round the gain away.
@@ -463,18 +485,17 @@ class HeatSolver:
         wp.copy(other.bond, state.bond)
         wp.copy(other.shock, state.shock)
 
-    def _weigh_heated(self, state: State, time: float) -> np.ndarray:
-        """Mass each heater heats at `time` [s] [kg] (into self._heated_mass for the gather)."""
+    def _weigh_heated(self, state: State, time: float) -> None:
+        """Weigh the mass each heater heats at `time` [s] [kg] into self._heated_mass for the gather."""
         m = self.model
         self._heated_mass.zero_()
         if not self._heater_specs:
-            return np.zeros(0)
+            return
         wp.launch(
             heated_mass, dim=m.particle_count,
             inputs=[m.particle_mass, m.heaters, state.x, state.temperature, state.status, time, self._heated_mass],
             device=m.device,
         )
-        return self._heated_mass.numpy()
 
     def advance(self, state: State, other: State, control: Control, dt: float) -> float:
         """Conduct heat for dt [s] in as many equal steps as stability needs; returns the heat
@@ -523,20 +544,20 @@ class HeatSolver:
 
         mpm.in_lanes(exchange, list(range(len(node_ranges))))
 
-        def gather(particles: tuple[int, int]) -> None:
-            first, count = particles
+        def gather(lane_particles: tuple[int, tuple[int, int]]) -> None:
+            lane, (first, count) = lane_particles
             wp.launch(
                 heat_gather, dim=count,
-                inputs=[m.particle_material, m.particle_body_device, m.material_data, m.pools, m.heaters, self._heated_mass, control.time, dt,
-                        origin, inv_dx, node_thermal, mpm.grid_scatter,
+                inputs=[m.particle_mass, m.particle_material, m.particle_body_device, m.material_data, m.pools, m.heaters, self._heated_mass,
+                        control.time, dt, origin, inv_dx, node_thermal, mpm.grid_scatter,
                         state.x, state.temperature, state.phase, state.F, state.boiled, state.status, state.bond, state.shock,
-                        other.temperature, other.phase, other.F, other.boiled, other.status, other.bond, other.shock, first, m.seed],
+                        other.temperature, other.phase, other.F, other.boiled, other.status, other.bond, other.shock, first, m.seed,
+                        lane, self._heat_in_lanes],
                 device=m.device,
             )
 
-        heated = self._weigh_heated(state, control.time)
-        mpm.in_lanes(gather, mpm.particle_ranges)
+        self._weigh_heated(state, control.time)
+        mpm.in_lanes(gather, list(enumerate(mpm.particle_ranges)))
         given = float(np.sum(self._heat_in_lanes.numpy(), dtype=np.float64))
-        given += sum(h.power * dt for h, mass in zip(self._heater_specs, heated) if mass > 0.0)
         self.heat_in += given
         return given

@@ -2,10 +2,11 @@
 
 A heater is a region, not a body: the radiant heat of a furnace mouth, the flame of a burner.
 While it is on, the matter inside shares its `power` in proportion to mass (each kilogram
-takes P / M, M the mass inside at that heat step), so the heat delivered is exactly P·dt
-whatever fills the region; with nothing inside it delivers nothing. A particle at or above the
-heater's `temperature` (if one is given) takes no more, so a furnace does not heat beyond its
-own glow. The heat goes into the particles' enthalpy in the heat step's gather
+takes P / M, M the mass inside at that heat step), so the heat delivered is P·dt whatever fills
+the region; with nothing inside it delivers nothing. A particle at or above the heater's
+`temperature` (if one is given) takes no more, and one below takes at most the heat that brings
+it there, so a furnace does not heat beyond its own glow (the last cold particles do not take
+the whole power: the rest of it is not delivered). The heat goes into the particles' enthalpy in the heat step's gather
 (solver/heat.py), so it melts and boils matter like any other heat.
 """
 
@@ -65,15 +66,3 @@ def heats(heater: HeaterData, x: wp.vec3, temperature: float, time: float):
     if heater.radius > 0.0:
         return wp.length(x - heater.centre) <= heater.radius
     return x[0] >= heater.lo[0] and x[1] >= heater.lo[1] and x[2] >= heater.lo[2] and x[0] <= heater.hi[0] and x[1] <= heater.hi[1] and x[2] <= heater.hi[2]
-
-
-@wp.func
-def heater_gain(heaters: wp.array(dtype=HeaterData), heated_mass: wp.array(dtype=float), x: wp.vec3,
-                temperature: float, time: float, dt: float):
-    """Heat per kilogram [J/kg] the heaters give a particle at x [m] and `temperature` [°C]
-    over dt [s] from `time` [s]: each heater's P·dt shared by the mass it heats."""
-    gain = float(0.0)
-    for h in range(heaters.shape[0]):
-        if heated_mass[h] > 0.0 and heats(heaters[h], x, temperature, time):
-            gain += heaters[h].power * dt / heated_mass[h]
-    return gain
