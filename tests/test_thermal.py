@@ -15,6 +15,7 @@ from scipy.optimize import brentq
 from scipy.special import erf, erfc
 
 from polyalloy import metrics, thermal
+from polyalloy.control import REFORM_SHATTERED
 from polyalloy.materials import MATERIALS
 
 from .conftest import make_simulation, scene_dict
@@ -327,6 +328,35 @@ def test_a_body_in_molten_steel_loses_its_will_and_dissolves_with_its_mass_accou
     assert row["dissolved_mass"] >= 0.99 * initial
 
 
+def test_a_pool_with_its_own_heat_transfer_scale_dissolves_at_its_own_pace():
+    # A pool's heat_transfer_scale replaces the scene's across the bath's surface, so a scene
+    # sped up to freeze a man in seconds (× 10⁴) need not dissolve him in the steel at once. The
+    # heat into a body is limited by that surface (the body's own conduction carries it inward
+    # 10× faster still): the time to dissolve 99 % of a ball follows the pool's scale, within
+    # 30 % of a scene wholly at × 10³, and 3× or more sooner with the bath at × 10⁴ too
+    # (measured: 0.12 s, 0.10 s and 0.02 s).
+    def time_to_dissolve(scene_scale: float, pool_scale: float | None) -> float:
+        data = scene_dict("bath", 0.6, [[-0.3, 0.0, -0.3], [0.3, 0.6, 0.3]], 0.025, heat_transfer_scale=scene_scale, fps=50)
+        data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.08}]
+        data["bodies"] = [{"name": "t1000", "form": "ball", "position": [0.0, 0.05, 0.0], "temperature": 20.0, "control": False}]
+        pool = {"name": "steel", "material": "molten_steel", "temperature": 1500.0, "region": {"lo": [-0.3, 0.0, -0.3], "hi": [0.3, 0.3, 0.3]}}
+        if pool_scale is not None:
+            pool["heat_transfer_scale"] = pool_scale
+        data["pools"] = [pool]
+        sim = make_simulation(data)
+        initial = sim.metrics_rows()[0]["mass"]
+        while sim.frame < sim.frame_count:
+            sim.step_frame()
+            if sim.metrics_rows()[0]["dissolved_mass"] >= 0.99 * initial:
+                return sim.time
+        return np.inf
+
+    reference = time_to_dissolve(1.0e3, None)
+    assert reference < 0.6
+    assert time_to_dissolve(1.0e4, 1.0e3) == pytest.approx(reference, rel=0.3)
+    assert time_to_dissolve(1.0e4, None) <= reference / 3.0
+
+
 def test_in_molten_steel_a_body_screams_through_every_form_it_has_taken_then_dissolves():
     # T6 (BEHAVIOURS.md): in molten steel it loses control, goes through every form in its
     # library faster and faster, each reaching IoU ≥ 0.5, and dissolves (≥ 99 %); A1: mass
@@ -469,6 +499,62 @@ def test_one_shot_shatters_a_frozen_man_into_a_hundred_shards_flung_metres():
     pieces = metrics.solid_pieces(x, frozen, sim.state.bond.numpy() > 0.0, sim.model.bodies[0].spacing)
     assert pieces >= 100, pieces
     assert 2.0 * np.quantile(np.hypot(x[:, 0], x[:, 2]), 0.9) >= 3.0
+    # Shattered, it will gather its drops and re-form once thawed (T4, polyalloy.reform).
+    assert sim.control.reform_stage[0] == REFORM_SHATTERED
+
+
+def test_thawed_drops_creep_together_and_the_body_rises_out_of_the_pool():
+    # T4 (BEHAVIOURS.md; screenplay 000): "droplets are creeping together. Fusing into larger
+    # blobs ... forming a central mass. A head is forming up out of a pool ... it rises":
+    # fragments fall to one (largest ≥ 95 % of the mass), then IoU ≥ 0.85 standing. The drops
+    # are a 1.2 m pillar of liquid alloy cut into 32 chunks of 15 cm laid out on a sunflower
+    # spiral over a 2.9 m disc, as a shatter leaves a thawed body (a shattered body is marked
+    # to re-form, asserted in the shatter test; its will returning as it thaws is
+    # thermal.will_share). Creeping: no faster than the soft gathering will allows, the kinetic
+    # energy stays below ½ M (1 m/s)². From the ground up: while it rises its top climbs at
+    # the rise speed from below a third of its height, in one piece.
+    from polyalloy.reform import REFORM_FUSED, RISE_SPEED
+
+    data = scene_dict("gather", 3.6, [[-1.8, 0.0, -1.8], [1.8, 1.4, 1.8]], 0.04, fps=20)
+    data["forms"] = [{"name": "pillar", "shape": "capsule", "radius": 0.15, "length": 0.9}]
+    data["bodies"] = [{"name": "t1000", "form": "pillar", "position": [0.0, 0.0, 0.0]}]
+    sim = make_simulation(data)
+    x = sim.state.x.numpy()
+    chunk = np.unique(np.floor(x / 0.15).astype(int), axis=0, return_inverse=True)[1].ravel()
+    i = np.arange(chunk.max() + 1)
+    radius, angle = 0.25 * np.sqrt(i + 2.0), i * np.pi * (3.0 - np.sqrt(5.0))
+    for c in i:
+        mine = chunk == c
+        x[mine] += np.array([radius[c] * np.cos(angle[c]), 0.0, radius[c] * np.sin(angle[c])]) - x[mine].mean(axis=0)
+        x[mine, 1] += 0.02 - x[mine, 1].min()
+    sim.state.x.assign(x)
+    sim.control.reform_stage[0] = REFORM_SHATTERED
+    sim.reforming.update(0.0, sim._states)
+    initial = sim.metrics_rows()[0]
+    assert initial["fragments"] == 32 and initial["largest_fragment"] < 0.05
+    mass, height = initial["mass"], 1.2
+    kinetic, rising_tops, rows, kinds = [], [], [], []
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+        row = sim.metrics_rows()[0]
+        rows.append(row)
+        kinds += [e.kind for e in sim.applied_events]
+        if "rise" not in kinds:
+            kinetic.append(row["kinetic_energy"])
+        elif "reformed" not in kinds:
+            rising_tops.append((sim.time, float(sim.state.x.numpy()[:, 1].max()), row["fragments"]))
+    assert kinds[:2] == ["rise", "reformed"]
+    fused = next(r for r in rows if r["largest_fragment"] >= REFORM_FUSED)
+    assert fused["time"] < 2.0
+    assert max(kinetic) < 0.5 * mass * 1.0**2
+    times, tops, pieces = np.array(rising_tops).T
+    assert tops[0] < height / 3.0 and tops[-1] > 0.9 * height
+    assert np.polyfit(times, tops, 1)[0] == pytest.approx(RISE_SPEED, rel=0.25)
+    assert np.all(pieces == 1)
+    final = rows[-1]
+    assert final["fragments"] == 1 and final["largest_fragment"] >= 0.95
+    assert final["iou"] >= 0.85
+    assert final["mass"] == mass
 
 
 def test_an_emitter_pours_its_rate_from_start_to_stop():

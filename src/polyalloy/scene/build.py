@@ -374,6 +374,14 @@ def _volume_ratio_as_F(volume_ratio: np.ndarray) -> np.ndarray:
     return F
 
 
+def _pool_exchange(pool, settings) -> float:
+    """Factor on the scene's conduction across a pool's surface: its own heat_transfer_scale
+    over the scene's (1 when it has none)."""
+    if pool.heat_transfer_scale is None:
+        return 1.0
+    return pool.heat_transfer_scale / settings.heat_transfer_scale
+
+
 def build_scene(scene: Scene, device: str) -> BuiltScene:
     """Model, initial State and Control of `scene` on `device`; raises SceneError on bad input."""
     settings = scene.scene
@@ -492,7 +500,8 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         heat_transfer_scale=float(settings.heat_transfer_scale),
         sampleable=sampleable,
         pools=wp.array(
-            [pool_data(p.region.lo, p.region.hi, p.temperature, scene_material(p.material, settings), p.start, p.stop) for p in scene.pools],
+            [pool_data(p.region.lo, p.region.hi, p.temperature, _pool_exchange(p, settings), scene_material(p.material, settings), p.start, p.stop)
+             for p in scene.pools],
             dtype=PoolData, device=device,
         ),
         heaters=wp.array([heater_data(h) for h in scene.heaters], dtype=HeaterData, device=device),

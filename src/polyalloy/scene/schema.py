@@ -678,6 +678,12 @@ class PoolSpec(_Timed):
     region: BoxRegion = Field(description="The bath's volume [m].")
     material: MaterialName = Field(description="Material of the bath (its density and thermal properties).")
     temperature: Celsius = Field(description="Temperature of the bath [°C], held fixed.")
+    heat_transfer_scale: float | None = Field(
+        None,
+        gt=0,
+        description="Multiplier of conduction across the bath's surface instead of scene.heat_transfer_scale; "
+        "none: the scene's (a scene that freezes a man in seconds would dissolve him in the bath at once).",
+    )
 
 
 class EmitterSpec(_Timed):

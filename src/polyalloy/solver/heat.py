@@ -95,23 +95,24 @@ def held_temperature(
     node: wp.vec3, fill: float, colliders: wp.array(dtype=ColliderData), pools: wp.array(dtype=PoolData), time: float,
     lo: wp.vec3, hi: wp.vec3, dx: float, ambient: float,
 ):
-    """(1, T) if the node at `node` [m], `fill` full of matter, is held at a temperature T [°C]
-    (inside or on a collider; in a pool at `time` [s] where the matter leaves the bath most of
-    the node; on or beyond a domain wall at ambient, or at the pool's temperature where the wall
-    is the pool's floor or side), else (0, 0)."""
+    """(1, T, f) if the node at `node` [m], `fill` full of matter, is held at a temperature T
+    [°C] (inside or on a collider; in a pool at `time` [s] where the matter leaves the bath most
+    of the node; on or beyond a domain wall at ambient, or at the pool's temperature where the
+    wall is the pool's floor or side), else (0, 0, 0); f is the factor on the conduction across
+    that surface (a pool's exchange, else 1)."""
     tolerance = 1.0e-3 * dx
     bath = pool_at(node, pools, time)
     if fill < 0.5 and bath >= 0:
-        return 1, pools[bath].temperature
+        return 1, pools[bath].temperature, pools[bath].exchange
     for c in range(colliders.shape[0]):
         if collider_sdf(colliders[c], node) <= 0.0:
-            return 1, colliders[c].temperature
+            return 1, colliders[c].temperature, 1.0
     for axis in range(3):
         if node[axis] <= lo[axis] + tolerance or node[axis] >= hi[axis] - tolerance:
             if bath >= 0:
-                return 1, pools[bath].temperature
-            return 1, ambient
-    return 0, 0.0
+                return 1, pools[bath].temperature, pools[bath].exchange
+            return 1, ambient, 1.0
+    return 0, 0.0, 0.0
 
 
 @wp.kernel
@@ -233,13 +234,13 @@ def heat_exchange(
     diffusivity = k_here * here[2] * dx * dx * dx / capacity
     relax = wp.min(4.0 * subcell_share * diffusivity * dt / (dx * dx), 1.0)
     position = grid_origin + wp.vec3(float(i), float(j), float(k)) * dx
-    held, surface_temperature = held_temperature(position, here[2], colliders, pools, time, domain_lo, domain_hi, dx, ambient)
+    held, surface_temperature, exchange = held_temperature(position, here[2], colliders, pools, time, domain_lo, domain_hi, dx, ambient)
     if held == 1:
         # The Dirichlet condition: the held node's particles are pushed to the surface
         # temperature, as fast as conduction over a cell allows (6 α dt / dx², at most all the
         # way), so a scene without conduction exchanges no heat. Pushing each particle by its
         # own gap instead of the node's gave melt fronts 5 % fast at 4 mm.
-        delta = wp.min(6.0 * diffusivity * dt / (dx * dx), 1.0) * (surface_temperature - here[0])
+        delta = wp.min(6.0 * exchange * diffusivity * dt / (dx * dx), 1.0) * (surface_temperature - here[0])
         wp.atomic_add(heat_in_out, lane, capacity * delta)
         node_delta_out[0, i, j, k] = wp.vec4(delta, relax, 0.0, 0.0)
         return
@@ -256,10 +257,10 @@ def heat_exchange(
         there = wp.vec4(0.0)
         if node_is_active(block_flags, nb[0], nb[1], nb[2]):
             there = node_thermal_in[nb[0], nb[1], nb[2]]
-        nb_held, nb_temperature = held_temperature(nb_position, there[2], colliders, pools, time, domain_lo, domain_hi, dx, ambient)
+        nb_held, nb_temperature, nb_exchange = held_temperature(nb_position, there[2], colliders, pools, time, domain_lo, domain_hi, dx, ambient)
         if nb_held == 1:
             # A held surface node exchanges over a full cell with this node's own skin.
-            surface_flow += k_grid * dx * fill * (nb_temperature - here[0])
+            surface_flow += nb_exchange * k_grid * dx * fill * (nb_temperature - here[0])
         elif there[1] > 0.0:
             k_there = (1.0 - subcell_share) * conductivity_scale * there[3]
             k_face = 2.0 * k_grid * k_there / wp.max(k_grid + k_there, 1.0e-30)
@@ -416,6 +417,12 @@ def heat_gather(
             bond = bond_strength(x_in[p], mat.frozen_strength, seed)
         elif phase < 0.5 and new_phase >= 0.5:
             F = cm.fluid_project(F)
+            if bond <= 0.0:
+                # Rubble resists only compression, so its F followed the gaps opening between
+                # its crumbs, not the metal's volume (J up to 5 after a shatter): it melts at its
+                # rest volume. Liquid with J = 5 pulls itself together under tension and the
+                # re-formed body fell 10 % short of its form's volume.
+                F = wp.identity(n=3, dtype=float)
             bond = 0.0
         # Frozen metal's thermal-shock energy grows and shrinks with its undercooling, from what
         # it holds (none left in a shard a shattering spent); thawed metal has relaxed.
@@ -466,7 +473,10 @@ class HeatSolver:
     def __init__(self, model: Model, mpm: MPMSolver):
         self.model = model
         self.mpm = mpm
-        self.max_dt = self.SAFETY * thermal.diffusion_time_step(model.materials, model.grid.dx, model.heat_transfer_scale)
+        # A pool conducting faster than the scene across its surface shortens the stable step.
+        exchanges = model.pools.numpy()["exchange"] if model.pools.shape[0] else []
+        fastest = model.heat_transfer_scale * max([1.0, *exchanges])
+        self.max_dt = self.SAFETY * thermal.diffusion_time_step(model.materials, model.grid.dx, fastest)
         """Longest heat step [s] (explicit stability)."""
         self.heat_in = 0.0
         """Heat the held surfaces (colliders, walls and baths) have given the matter so far [J]."""

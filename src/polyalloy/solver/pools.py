@@ -29,6 +29,9 @@ class PoolData:
     """Upper corner of the bath [m]; its free surface is at hi.y."""
     temperature: float
     """Bath temperature [°C], held fixed."""
+    exchange: float
+    """Factor on the scene's conduction across the bath's surface [-]: the pool's own
+    heat_transfer_scale over the scene's."""
     density: float
     """Bath density [kg/m³]."""
     start: float
@@ -37,12 +40,14 @@ class PoolData:
     """Time it switches off [s] (a huge number for never)."""
 
 
-def pool_data(lo, hi, temperature: float, material: Material, start: float, stop: float | None) -> PoolData:
-    """Pack a pool for the kernels; lengths in metres, temperature in °C, times in seconds."""
+def pool_data(lo, hi, temperature: float, exchange: float, material: Material, start: float, stop: float | None) -> PoolData:
+    """Pack a pool for the kernels; lengths in metres, temperature in °C, times in seconds,
+    `exchange` the factor on the scene's conduction across its surface."""
     data = PoolData()
     data.lo = wp.vec3(*lo)
     data.hi = wp.vec3(*hi)
     data.temperature = float(temperature)
+    data.exchange = float(exchange)
     data.density = material.density
     data.start = float(start)
     data.stop = 1.0e30 if stop is None else float(stop)
