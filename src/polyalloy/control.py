@@ -40,6 +40,10 @@ class PoseMove:
         return self.origin + s * (self.destination - self.origin), (self.destination - self.origin) / (self.stop - self.start)
 
 
+REFORM_NONE, REFORM_SHATTERED, REFORM_GATHER, REFORM_RISE = 0, 1, 2, 3
+"""Stages of a body's re-forming after a shatter (polyalloy.reform): none; shattered, waiting
+for its will; gathering its drops; rising."""
+
 THERMAL_GLITCH = 0.8
 """Glitch level a willed body keeps after losing its whole will to temperature (frozen through)."""
 
@@ -94,8 +98,11 @@ class Control:
         (to its fixed world target), on the device."""
         self.body_authority = wp.array(self.effective_authority, dtype=float, device=device)
         """Effective authority per body on the device, shape (body_count,)."""
-        self.body_gain = wp.array([b.gain for b in bodies], dtype=float, device=device)
-        """Stiffness of each body's will [1/s²], shape (body_count,)."""
+        self.gains = np.array([b.gain for b in bodies], dtype=np.float32)
+        """Stiffness of each body's will now [1/s²] (host): its own, or softer while it gathers its
+        drops (polyalloy.reform)."""
+        self.body_gain = wp.array(self.gains, dtype=float, device=device)
+        """The same on the device, shape (body_count,)."""
         self.body_max_acceleration = wp.array([b.max_acceleration for b in bodies], dtype=float, device=device)
         """Bound of each body's pull [m/s²], shape (body_count,)."""
         self.offsets = np.zeros((len(bodies), 3))
@@ -110,11 +117,15 @@ class Control:
         """How far each body's form has been turned about its vertical axis by flips [degrees],
         on top of the body's rotation."""
         self.library = [list(b.library) for b in bodies]
+        """Forms each body has sampled so far (host): its starting library, then what it touched."""
         self.throes_start = np.full(len(bodies), np.nan)
         """Time each body's death throes began [s] (polyalloy.throes); NaN before."""
         self.throes_stage = np.full(len(bodies), -1, dtype=np.int64)
         """Index of the death-throes form each body was last sent to; -1 before the first."""
-        """Forms each body has sampled so far (host): its starting library, then what it touched."""
+        self.reform_stage = np.zeros(len(bodies), dtype=np.int64)
+        """Each body's stage of re-forming after a shatter (REFORM_NONE … REFORM_RISE)."""
+        self.reform_standing = np.zeros((len(bodies), 3))
+        """Pose offset [m] at which a re-forming body's form stands on the floor again."""
         self._moves: dict[int, PoseMove] = {}
 
     @property
@@ -141,6 +152,11 @@ class Control:
         """Let `body` take the colours of collider `collider` where it lies on it (-1: stop)."""
         self.camouflage[body] = collider
         self.body_camouflage.assign(self.camouflage)
+
+    def set_gain(self, body: int, gain: float) -> None:
+        """Set the stiffness of a body's will [1/s²]."""
+        self.gains[body] = gain
+        self.body_gain.assign(self.gains)
 
     def set_glitch(self, body: int, level: float) -> None:
         """Set a body's glitch level (0..1)."""
@@ -263,6 +279,11 @@ class Control:
         """Move a body's form from its current offset to `destination_offset` [m] over `duration` [s]."""
         self._moves[body] = PoseMove(start, start + duration, self.offsets[body].copy(), np.asarray(destination_offset, dtype=float))
 
+    def move_stop(self, body: int) -> float:
+        """Time [s] a body's current move ends; -inf if it is not moving."""
+        move = self._moves.get(body)
+        return move.stop if move is not None else -np.inf
+
     def snapshot(self) -> tuple[np.ndarray, dict]:
         """The will's state for a checkpoint: targets (array) and forms, offsets, moves (JSON)."""
         moves = {str(b): [m.start, m.stop, m.origin.tolist(), m.destination.tolist()] for b, m in self._moves.items()}
@@ -273,6 +294,8 @@ class Control:
             "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(),
             "throes_start": [None if np.isnan(t) else float(t) for t in self.throes_start],
             "throes_stage": self.throes_stage.tolist(),
+            "reform_stage": self.reform_stage.tolist(), "reform_standing": self.reform_standing.tolist(),
+            "gains": self.gains.tolist(),
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -291,6 +314,11 @@ class Control:
         self.glitch = np.asarray(data["glitch"], dtype=np.float32)
         self.throes_start = np.array([np.nan if t is None else t for t in data["throes_start"]], dtype=float)
         self.throes_stage = np.asarray(data["throes_stage"], dtype=np.int64)
+        # Checkpoints written before re-forming existed have no re-forming body.
+        self.reform_stage = np.asarray(data.get("reform_stage", np.zeros(len(self.forms))), dtype=np.int64)
+        self.reform_standing = np.asarray(data.get("reform_standing", np.zeros((len(self.forms), 3))), dtype=float).reshape(-1, 3)
+        self.gains = np.asarray(data.get("gains", self.gains), dtype=np.float32)
+        self.body_gain.assign(self.gains)
         self.body_glitch.assign(self.glitch)
         self.body_camouflage.assign(self.camouflage)
         self._upload_authority()

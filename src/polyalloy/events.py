@@ -14,7 +14,7 @@
 - `camouflage`: the body flattens into a disc on a surface and takes its colours (S6).
 - `glitch`: sets the body's glitch level (polyalloy.glitch).
 - `impact`: a gunshot blows a crater and costs the body authority (polyalloy.damage); a body
-  frozen through shatters instead (polyalloy.shatter).
+  frozen through shatters instead (polyalloy.shatter), and re-forms once thawed (polyalloy.reform).
 - `grenade`: a round bursts inside the body and blows it open (polyalloy.damage).
 - Every REASSIGN_EVERY seconds each willed body's targets are re-assigned to its particles as
   they are now: a particle pushed far from its target (a splash, a crossing) takes a nearer
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .control import Control
+from .control import REFORM_SHATTERED, Control
 from .damage import apply_impact
 from .mimicry import Cylinder, Extrusion, Form, Humanoid, Scaled, fill_form, rotation_y
 from .mimicry import assignment
@@ -118,6 +118,8 @@ class Timeline:
                 burst = shatter(self._model, states, body)
                 if burst is not None:
                     detail = f"{detail}; {burst}"
+                    # Once thawed it gathers its drops and re-forms (polyalloy.reform).
+                    self._control.reform_stage[body] = REFORM_SHATTERED
             else:
                 destination = np.asarray(event.to, dtype=float) - self._model.bodies[body].position
                 self._control.move_body(body, destination, time, event.over)
@@ -144,6 +146,10 @@ class Timeline:
                     positions[sl][reached] - self._control.offsets[b], mine[reached], rng, body.spacing)
                 mine[reached] = mine[reached][perm]
                 self._control.set_body_targets(b, mine)
+
+    def form(self, name: str) -> Form:
+        """The form called `name` (a scene form or one made during the run)."""
+        return self._forms[name]
 
     def fitted(self, body: int, form_name: str, state: State) -> str:
         """Name of `form_name` scaled to the body's volume now, its present matter in `state`

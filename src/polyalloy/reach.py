@@ -14,6 +14,8 @@ of it again and it rejoins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -35,12 +37,14 @@ class WillReach:
     def __init__(self, model: Model):
         self._model = model
 
-    def update(self, positions: np.ndarray, velocities: np.ndarray, control: Control, time: float) -> list[AppliedEvent]:
+    def update(self, positions: np.ndarray, velocities: np.ndarray, control: Control, time: float,
+               skip: Callable[[int], bool]) -> list[AppliedEvent]:
         """Recompute which particles each willed body reaches at `time` [s], from `positions`
-        [m] and `velocities` [m/s], each (N, 3)."""
+        [m] and `velocities` [m/s], each (N, 3); bodies for which `skip(index)` holds reach
+        every piece of themselves (a shattered body gathering its drops)."""
         events = []
-        for body in self._model.bodies:
-            if not body.control:
+        for b, body in enumerate(self._model.bodies):
+            if not body.control or skip(b):
                 continue
             sl = body.particle_slice
             labels, reached = self._reached(positions[sl], body.spacing, body.reach)

@@ -25,6 +25,7 @@ from .throes import DeathThroes
 from .state import DISSOLVED, PENDING, PRESENT, State
 from .touch import TouchSampler
 from .reach import WillReach
+from .reform import Reforming
 from .glitch import Glitch
 
 
@@ -81,6 +82,7 @@ class Simulation:
         self.touch = TouchSampler(self.model, [c.name for c in scene.colliders])
         self.reach = WillReach(self.model)
         self.throes = DeathThroes(scene, self.model, self.control, self.timeline)
+        self.reforming = Reforming(self.model, self.control, self.timeline)
         self.glitch = Glitch(self.model)
         self.applied_events: list[AppliedEvent] = []
         """Events applied during the last frame (the run writes them to events.csv)."""
@@ -148,8 +150,10 @@ class Simulation:
         self.frame += 1
         self.applied_events += self.touch.sample(self.state, self.control, self.time)
         self.applied_events += self.throes.update(self.time, self._states)
+        self.applied_events += self.reforming.update(self.time, self._states)
         if self.control.effective_authority.any():
-            self.applied_events += self.reach.update(self.state.x.numpy(), self.state.v.numpy(), self.control, self.time)
+            self.applied_events += self.reach.update(
+                self.state.x.numpy(), self.state.v.numpy(), self.control, self.time, skip=self.reforming.gathering)
             self._relax_colors()
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
