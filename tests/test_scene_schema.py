@@ -43,6 +43,7 @@ walls = "sticky"
 cell = 0.04
 particles_per_cell = 1
 size = [320, 180]
+fps = 12
 
 [render]
 camera = { eye = [0, 1.5, 5], target = [0, 1, 0] }
@@ -387,6 +388,7 @@ def test_quality_override_applies(full_scene: Path) -> None:
     assert draft.scene.cell == 0.04
     assert [body.particles_per_cell for body in draft.bodies] == [1, 1]
     assert [emitter.particles_per_cell for emitter in draft.emitters] == [1]
+    assert draft.scene.fps == 12
     assert draft.render.size == (320, 180)
     assert draft.source_path == scene.source_path
     assert scene.scene.cell == 0.02  # the original is untouched

@@ -187,6 +187,7 @@ def _colliders(scene: Scene, device: str, forms: dict[str, Form]):
             o, q, v, w = motion(0.0)
             data.origin, data.rotation, data.velocity, data.angular_velocity = wp.vec3(*o), wp.quat(*q), wp.vec3(*v), wp.vec3(*w)
         data.temperature = float(spec.temperature)
+        data.exchange = _exchange(spec.heat_transfer_scale, scene.scene.heat_transfer_scale)
         colliders.append(data)
         motions.append(motion)
         temperatures.append(float(spec.temperature))
@@ -374,12 +375,10 @@ def _volume_ratio_as_F(volume_ratio: np.ndarray) -> np.ndarray:
     return F
 
 
-def _pool_exchange(pool, settings) -> float:
-    """Factor on the scene's conduction across a pool's surface: its own heat_transfer_scale
-    over the scene's (1 when it has none)."""
-    if pool.heat_transfer_scale is None:
-        return 1.0
-    return pool.heat_transfer_scale / settings.heat_transfer_scale
+def _exchange(own_scale: float | None, scene_scale: float) -> float:
+    """Factor on the scene's conduction across a collider's or a pool's surface: its own
+    heat_transfer_scale over the scene's (1 when it has none)."""
+    return 1.0 if own_scale is None else own_scale / scene_scale
 
 
 def build_scene(scene: Scene, device: str) -> BuiltScene:
@@ -500,7 +499,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         heat_transfer_scale=float(settings.heat_transfer_scale),
         sampleable=sampleable,
         pools=wp.array(
-            [pool_data(p.region.lo, p.region.hi, p.temperature, _pool_exchange(p, settings), scene_material(p.material, settings), p.start, p.stop)
+            [pool_data(p.region.lo, p.region.hi, p.temperature, _exchange(p.heat_transfer_scale, settings.heat_transfer_scale), scene_material(p.material, settings), p.start, p.stop)
              for p in scene.pools],
             dtype=PoolData, device=device,
         ),

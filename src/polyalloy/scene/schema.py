@@ -238,6 +238,9 @@ class QualityOverride(_Spec):
     size: ImageSize | None = Field(
         None, description="Render size [width, height] [pixels] replacing render.size."
     )
+    fps: float | None = Field(
+        None, gt=0, description="Output frames per simulated second [1/s] replacing scene.fps (fewer frames to write and render)."
+    )
 
 
 class QualitySettings(_Spec):
@@ -471,6 +474,12 @@ class _ColliderBase(_Spec):
     )
     temperature: Celsius | None = Field(
         None, description="Fixed surface temperature [°C]; none: scene.ambient."
+    )
+    heat_transfer_scale: float | None = Field(
+        None,
+        gt=0,
+        description="Multiplier of conduction across its surface instead of scene.heat_transfer_scale; none: the "
+        "scene's (1: a floor that does not boil a spill off in a second when the scene is sped up 10⁵ times).",
     )
     sampleable: bool = Field(
         False,
@@ -1175,7 +1184,7 @@ class Scene(_Spec):
     def with_quality(self, name: str) -> Scene:
         """A copy with the quality preset `name` ('draft' or 'final') applied: its cell
         replaces scene.cell, its particles_per_cell every body's and emitter's, its size
-        render.size. A level the scene does not define leaves the scene as it is."""
+        render.size, its fps scene.fps. A level the scene does not define leaves the scene as it is."""
         if name not in QUALITY_LEVELS:
             raise ValueError(f"no quality named {name!r}; qualities are: {', '.join(QUALITY_LEVELS)}")
         override: QualityOverride | None = getattr(self.quality, name)
@@ -1188,6 +1197,8 @@ class Scene(_Spec):
                     item["particles_per_cell"] = override.particles_per_cell
             if override.size is not None:
                 data["render"]["size"] = override.size
+            if override.fps is not None:
+                data["scene"]["fps"] = override.fps
         return self._validated(data, base_dir=self.base_dir, source_path=self._source_path)
 
     def to_toml(self) -> str:

@@ -68,6 +68,9 @@ class ColliderData:
     """Second surface colour (checker and stripes), RGB in [0, 1]."""
     temperature: float
     """Surface temperature [°C], held fixed: grid nodes on and inside the solid are held at it."""
+    exchange: float
+    """Factor on the scene's conduction across its surface [-]: its own heat_transfer_scale over
+    the scene's."""
 
 
 @wp.func

@@ -99,14 +99,14 @@ def held_temperature(
     [°C] (inside or on a collider; in a pool at `time` [s] where the matter leaves the bath most
     of the node; on or beyond a domain wall at ambient, or at the pool's temperature where the
     wall is the pool's floor or side), else (0, 0, 0); f is the factor on the conduction across
-    that surface (a pool's exchange, else 1)."""
+    that surface (a pool's or a collider's exchange, else 1 at a domain wall)."""
     tolerance = 1.0e-3 * dx
     bath = pool_at(node, pools, time)
     if fill < 0.5 and bath >= 0:
         return 1, pools[bath].temperature, pools[bath].exchange
     for c in range(colliders.shape[0]):
         if collider_sdf(colliders[c], node) <= 0.0:
-            return 1, colliders[c].temperature, 1.0
+            return 1, colliders[c].temperature, colliders[c].exchange
     for axis in range(3):
         if node[axis] <= lo[axis] + tolerance or node[axis] >= hi[axis] - tolerance:
             if bath >= 0:
@@ -419,9 +419,7 @@ def heat_gather(
             F = cm.fluid_project(F)
             if bond <= 0.0:
                 # Rubble resists only compression, so its F followed the gaps opening between
-                # its crumbs, not the metal's volume (J up to 5 after a shatter): it melts at its
-                # rest volume. Liquid with J = 5 pulls itself together under tension and the
-                # re-formed body fell 10 % short of its form's volume.
+                # its crumbs, not the metal's volume: it melts at its rest volume.
                 F = wp.identity(n=3, dtype=float)
             bond = 0.0
         # Frozen metal's thermal-shock energy grows and shrinks with its undercooling, from what
@@ -473,8 +471,8 @@ class HeatSolver:
     def __init__(self, model: Model, mpm: MPMSolver):
         self.model = model
         self.mpm = mpm
-        # A pool conducting faster than the scene across its surface shortens the stable step.
-        exchanges = model.pools.numpy()["exchange"] if model.pools.shape[0] else []
+        # A pool or a collider conducting faster than the scene across its surface shortens the stable step.
+        exchanges = [*(model.pools.numpy()["exchange"] if model.pools.shape[0] else []), *(c.exchange for c in model.colliders)]
         fastest = model.heat_transfer_scale * max([1.0, *exchanges])
         self.max_dt = self.SAFETY * thermal.diffusion_time_step(model.materials, model.grid.dx, fastest)
         """Longest heat step [s] (explicit stability)."""
