@@ -1,8 +1,9 @@
 """Death throes (T6): a willed body falling into metal hot enough to dissolve it loses control
 and "screams through every form it has ever taken, faster and faster" (screenplay 001, 003).
 
-The throes begin the first frame any of its metal lies in such a pool (a bath at or above its
-boiling point, polyalloy.solver.pools). From then on it morphs to each form of its library in
+The throes begin the first frame THROES_IMMERSED of its metal lies in such a pool (a bath at or
+above its boiling point, polyalloy.solver.pools): a few drops flung into the vat dissolve
+there, but the body has not fallen in. From then on it morphs to each form of its library in
 turn, starting with the second (the first is the form it started in): the first for THROES_FIRST_HOLD seconds, each next one
 THROES_SPEEDUP times as long, down to THROES_SHORTEST_HOLD, round and round while any will is
 left. Once the forms come at their fastest it can no longer hold itself up in the metal that is
@@ -21,6 +22,9 @@ from .events import AppliedEvent, Timeline
 from .model import Model
 from .scene import Scene
 from .state import PRESENT, State
+
+THROES_IMMERSED = 0.1
+"""Share of a body's present particles in a dissolving pool from which its death throes begin [-]."""
 
 THROES_FIRST_HOLD = 0.6
 """Seconds the first form of the death throes is held [s]."""
@@ -93,17 +97,17 @@ class DeathThroes:
         return applied
 
     def _in_dissolving_pool(self, x: np.ndarray, boiling_point: float, time: float) -> bool:
-        """Whether any of the points x [m] lies in a pool at `time` [s] at or above `boiling_point` [°C]."""
+        """Whether THROES_IMMERSED of the points x [m] lie in a pool at `time` [s] at or above `boiling_point` [°C]."""
         return self._pool_floor(x, boiling_point, time) is not None
 
     def _pool_floor(self, x: np.ndarray, boiling_point: float, time: float) -> float | None:
         """Floor height [m] of the first pool at `time` [s] at or above `boiling_point` [°C]
-        holding any of the points x [m], or None."""
+        holding THROES_IMMERSED of the points x [m], or None."""
         for pool in self._pools:
             stop = np.inf if pool.stop is None else pool.stop
             if pool.temperature < boiling_point or not (pool.start <= time < stop):
                 continue
             inside = np.all((x >= np.asarray(pool.region.lo)) & (x <= np.asarray(pool.region.hi)), axis=1)
-            if inside.any():
+            if len(x) and inside.mean() >= THROES_IMMERSED:
                 return float(pool.region.lo[1])
         return None
