@@ -198,3 +198,25 @@ def test_plot_metrics_skips_absent_columns(tmp_path: Path):
     out = tmp_path / "metrics.png"
     plot_metrics(csv_path, out)
     assert imageio.imread(out).shape[1] > 100
+
+
+def test_a_pool_is_drawn_as_its_bath_while_it_is_on():
+    # A pool is analytic (no particles), so the preview draws its bath as a glowing box, only
+    # between its start and stop.
+    from polyalloy.runner import POOL_GLOW, _collider_dicts
+
+    from .conftest import make_simulation, scene_dict
+
+    data = scene_dict("vat", 0.2, [[-0.3, 0.0, -0.3], [0.3, 0.6, 0.3]], 0.05, fps=10)
+    data["forms"] = [{"name": "drop", "shape": "sphere", "radius": 0.05}]
+    data["bodies"] = [{"name": "drop", "form": "drop", "position": [0.2, 0.4, 0.0], "control": False}]
+    data["pools"] = [{"name": "steel", "material": "molten_steel", "temperature": 1500.0, "start": 0.1,
+                      "region": {"lo": [-0.3, 0.0, -0.2], "hi": [0.1, 0.3, 0.2]}}]
+    sim = make_simulation(data)
+    assert _collider_dicts(sim) == []
+    sim.step_frame()
+    sim.step_frame()
+    (bath,) = _collider_dicts(sim)
+    assert bath["shape"] == "box" and bath["surface"]["colors"] == [POOL_GLOW]
+    np.testing.assert_allclose(bath["position"], [-0.1, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(bath["size"], [0.4, 0.3, 0.4], atol=1e-12)

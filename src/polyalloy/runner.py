@@ -62,8 +62,13 @@ def make_renderer(sim: Simulation) -> PreviewRenderer:
     )
 
 
+POOL_GLOW = (0.9, 0.25, 0.03)
+"""Colour the preview gives a bath's surface (molten steel's orange heat)."""
+
+
 def _collider_dicts(sim: Simulation) -> list[dict]:
-    """Collider tables as the renderer draws them, at their pose at the current time."""
+    """Collider tables as the renderer draws them, at their pose at the current time, and each
+    pool that is on as a box of its bath (analytic, it has no particles to draw)."""
     tables = []
     for spec, motion in zip(sim.scene.all_colliders(), sim.model.collider_motions):
         table = spec.model_dump()
@@ -72,6 +77,11 @@ def _collider_dicts(sim: Simulation) -> list[dict]:
             # A plane's motion moves position + point; the renderer adds `point` itself.
             table["position"] = list(origin - np.asarray(table.get("point", (0.0, 0.0, 0.0))))
         tables.append(table)
+    for pool in sim.scene.pools:
+        if pool.start <= sim.time < (np.inf if pool.stop is None else pool.stop):
+            lo, hi = np.asarray(pool.region.lo), np.asarray(pool.region.hi)
+            tables.append({"shape": "box", "position": [0.5 * (lo[0] + hi[0]), lo[1], 0.5 * (lo[2] + hi[2])],
+                           "size": list(hi - lo), "surface": {"pattern": "solid", "colors": [POOL_GLOW]}})
     return tables
 
 
@@ -152,7 +162,7 @@ def _frames(sim: Simulation, run: RunDirectory, total: int, video: bool, progres
             data = {key: value[present] for key, value in data.items()}
             _write_particles(run, sim.frame, data)
             if renderer is not None and sim.frame % every == 0:
-                if sim.control.has_moving_colliders:
+                if sim.control.has_moving_colliders or sim.scene.pools:
                     renderer.set_colliders(_collider_dicts(sim))
                 image = renderer.render(data["x"], data["color"], data["phase"])
                 with atomic_path(run.frame_path(sim.frame)) as temp:
