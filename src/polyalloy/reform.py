@@ -25,7 +25,7 @@ import numpy as np
 from . import metrics
 from .control import REFORM_GATHER, REFORM_NONE, REFORM_RISE, REFORM_SHATTERED, Control
 from .events import AppliedEvent, Timeline
-from .mimicry import rotation_y
+from .mimicry import placed_bounds
 from .model import Model
 from .state import PRESENT, State
 
@@ -86,7 +86,8 @@ class Reforming:
         # The floor the shards lie on: the lowest metal, half a spacing above the surface.
         ground = float(np.quantile(x[:, 1], 0.01)) - 0.5 * body.spacing
         centre = x.mean(axis=0)
-        lo, hi = self._form_extent(b)
+        # The form's world bounds at zero pose offset.
+        lo, hi = placed_bounds(self._timeline.form(control.forms[b]), body.position, control.heading(b))
         standing = np.array([centre[0] - 0.5 * (lo[0] + hi[0]), ground - lo[1], centre[2] - 0.5 * (lo[2] + hi[2])])
         control.reform_standing[b] = standing
         sunk = standing - np.array([0.0, hi[1] - lo[1], 0.0])
@@ -114,11 +115,3 @@ class Reforming:
             time, self._model.bodies[b].name, "rise",
             f"fused ({largest:.3f} of its mass in one piece): rises out of its pool over {height / RISE_SPEED:.1f} s")
 
-    def _form_extent(self, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """World bounds (lo, hi) [m] of the body's current form at zero pose offset."""
-        body = self._model.bodies[b]
-        lo, hi = self._timeline.form(self._control.forms[b]).bounds()
-        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-        # Row vectors: R·local is local @ Rᵀ.
-        world = body.position + corners @ rotation_y(self._control.heading(b)).T
-        return world.min(axis=0), world.max(axis=0)

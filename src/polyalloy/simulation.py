@@ -16,7 +16,7 @@ import warp as wp
 
 from . import metrics, thermal
 from .events import AppliedEvent, Timeline
-from .mimicry import Form, rotation_y
+from .mimicry import Form, placed_bounds, rotation_y
 from .scene import Scene
 from .scene.build import build_scene
 from .solver import MPMSolver, kernels
@@ -221,12 +221,8 @@ class Simulation:
 
     def form_world_bounds(self, body_index: int) -> tuple[np.ndarray, np.ndarray]:
         """World-space bounding box (lo, hi) [m] of a body's current form at its pose."""
-        body = self.model.bodies[body_index]
-        lo, hi = self.forms[self.control.forms[body_index]].bounds()
-        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-        # Row vectors: R·local is local @ Rᵀ.
-        world = self._pose_position(body_index) + corners @ rotation_y(self.control.heading(body_index)).T
-        return world.min(axis=0), world.max(axis=0)
+        form = self.forms[self.control.forms[body_index]]
+        return placed_bounds(form, self._pose_position(body_index), self.control.heading(body_index))
 
     def _pose_position(self, body_index: int) -> np.ndarray:
         """Where a body's current form stands now [m]: its base position plus its pose offset."""

@@ -43,6 +43,16 @@ def rotation_y(degrees: float) -> np.ndarray:
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
+def placed_bounds(form: Form, position: np.ndarray, rotation_y_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """World bounding box (lo, hi) [m] of ``form`` turned by ``rotation_y_deg`` about +y and
+    placed at ``position`` [m]."""
+    lo, hi = form.bounds()
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    # Row vectors: R·local is local @ Rᵀ.
+    world = np.asarray(position, dtype=float) + corners @ rotation_y(rotation_y_deg).T
+    return world.min(axis=0), world.max(axis=0)
+
+
 def fill_form(form: Form, position: np.ndarray, spacing: float, particles_per_cell: int,
               rng: np.random.Generator, rotation_y_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Fill ``form`` with particles.
