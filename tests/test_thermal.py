@@ -164,6 +164,54 @@ def test_a_willed_body_on_liquid_nitrogen_cold_freezes_loses_its_will_and_stops(
     assert row["temp_mean"] < ALLOY.melting_point
 
 
+def test_the_time_step_takes_frozen_metals_stiffer_waves_only_while_some_is_frozen():
+    # CFL (Courant, Friedrichs & Lewy 1928): dt ≤ cfl·dx / (c + v), c the fastest wave speed.
+    # Frozen alloy carries P waves at its frozen speed (45 m/s), liquid alloy at its sound
+    # speed (20 m/s). A warm ball steps at the liquid's pace, a frozen one at the solid's, and a
+    # ball freezing on a −196 °C plate changes pace within the frame its first metal freezes.
+    def frozen_bound(sim) -> float:
+        return sim.model.cfl * sim.model.grid.dx / ALLOY.frozen_wave_speed
+
+    warm = make_simulation(_ball_on_plate(20.0, 20.0, True, 1.0, 0.2))
+    assert warm.step_frame().dt > 1.5 * frozen_bound(warm)
+    cold = make_simulation(_ball_on_plate(-60.0, -60.0, True, 1.0, 0.2))
+    assert cold.step_frame().dt <= frozen_bound(cold)
+    freezing = make_simulation(_ball_on_plate(20.0, -196.0, True, 1.0e4, 0.5))
+    while freezing.metrics_rows()[0]["frozen_fraction"] == 0.0:
+        stats = freezing.step_frame()
+        if freezing.metrics_rows()[0]["frozen_fraction"] == 0.0:
+            assert stats.dt > 1.5 * frozen_bound(freezing)
+    assert stats.dt <= frozen_bound(freezing)
+
+
+def test_a_body_with_its_own_heat_transfer_scale_conducts_at_its_own_pace():
+    # A body's heat_transfer_scale replaces the scene's within its matter, as a collider's does
+    # across its surface; into a body from a held surface heat flows at the body's pace (its
+    # own conductivity carries it). A willed ball at 20 °C on a −196 °C plate freezes 95 % as
+    # soon in a scene at × 10⁵ with the ball at × 10⁴ as in a scene wholly at × 10⁴ (within
+    # 5 %), and 3× or more sooner with the ball at × 10⁵ too (measured 0.54, 0.54 and 0.08 s).
+    # Its heat step is then the × 10⁴ one, ten times longer: that is what the key is for.
+    def time_to_freeze(scene_scale: float, body_scale: float | None) -> tuple[float, float]:
+        data = _ball_on_plate(20.0, -196.0, True, scene_scale, 1.0)
+        if body_scale is not None:
+            data["bodies"][0]["heat_transfer_scale"] = body_scale
+        sim = make_simulation(data)
+        while sim.frame < sim.frame_count:
+            sim.step_frame()
+            if sim.metrics_rows()[0]["frozen_fraction"] >= 0.95:
+                return sim.time, sim.heat.max_dt
+        return np.inf, sim.heat.max_dt
+
+    reference, reference_step = time_to_freeze(1.0e4, None)
+    assert reference < 1.0
+    own, own_step = time_to_freeze(1.0e5, 1.0e4)
+    assert own == pytest.approx(reference, rel=0.05)
+    assert own_step == pytest.approx(reference_step, rel=1e-6)
+    fast, fast_step = time_to_freeze(1.0e5, None)
+    assert fast <= reference / 3.0
+    assert fast_step == pytest.approx(reference_step / 10.0, rel=1e-6)
+
+
 def _height_kept(data: dict, duration: float) -> tuple[float, dict]:
     """The body's height after `duration` [s] over its height at the start, and its last metrics."""
     sim = make_simulation(data)

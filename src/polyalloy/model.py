@@ -142,15 +142,7 @@ class Model:
     isothermal: bool = False
     """Whether everything starts at and is held at one temperature with nothing to heat it (no
     pools): then no heat ever flows and the heat step is skipped."""
-    coldest_temperature: float = 20.0
-    """Coldest temperature anything in the scene starts at or is held at [°C]: matter that
-    melts above it may freeze during the run."""
-
-    @property
-    def max_wave_speed(self) -> float:
-        """Fastest elastic wave speed among the scene's materials [m/s], frozen ones included
-        where the scene is cold enough to freeze them."""
-        return max(
-            m.frozen_wave_speed if m.freezes and self.coldest_temperature <= m.melting_point else m.wave_speed
-            for m in self.materials
-        )
+    def max_wave_speed(self, frozen: np.ndarray) -> float:
+        """Fastest elastic wave speed among the scene's materials [m/s], with the frozen speed
+        for each material whose entry in `frozen` (one per material) is nonzero."""
+        return max(m.frozen_wave_speed if flag else m.wave_speed for m, flag in zip(self.materials, frozen))

@@ -120,16 +120,20 @@ class Simulation:
         wall = 0.0
         s = 0
         unheated = 0.0
+        froze = False
         while s < substeps:
             now = segment_start + (s - segment_first) * dt
+            shot = False
             if self.timeline.next_event_time() <= now + 0.5 * dt:
                 applied = self.timeline.apply_due(now + 0.5 * dt, self._states)
                 self.applied_events += applied
-                if any(event.kind in ("impact", "grenade") for event in applied):
-                    # A shot throws metal faster than this frame's plan allowed (CFL): re-plan
-                    # the rest of the frame from the new speeds.
-                    remaining, dt = self.solver.plan_frame(self.state, start + self.frame_dt - now, self._collider_speed())
-                    segment_start, segment_first, substeps = now, s, s + remaining
+                shot = any(event.kind in ("impact", "grenade") for event in applied)
+            if shot or froze:
+                # A shot throws metal faster than this frame's plan allowed, and frozen metal
+                # carries stiffer waves (CFL): re-plan the rest of the frame.
+                remaining, dt = self.solver.plan_frame(self.state, start + self.frame_dt - now, self._collider_speed())
+                segment_start, segment_first, substeps = now, s, s + remaining
+                froze = False
             self.control.set_time(now)
             self._pour(now + 0.5 * dt)
             t0 = wallclock.perf_counter()
@@ -141,6 +145,7 @@ class Simulation:
             # as many substeps as its stability limit allows, and the frame ends with one.
             if not self.model.isothermal and (s == substeps or unheated + dt > self.heat.max_dt):
                 self.heat.advance(self._states[0], self._states[1], self.control, unheated)
+                froze = self.heat.froze
                 unheated = 0.0
             wp.synchronize_device(self.device)
             wall += wallclock.perf_counter() - t0

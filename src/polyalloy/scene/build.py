@@ -381,6 +381,15 @@ def _exchange(own_scale: float | None, scene_scale: float) -> float:
     return 1.0 if own_scale is None else own_scale / scene_scale
 
 
+def _conducting(material: Material, own_scale: float | None, scene_scale: float) -> Material:
+    """`material` as a body with its own heat_transfer_scale conducts: its conductivities times
+    its scale over the scene's (the scene's scale multiplies them again in the heat step)."""
+    if own_scale is None:
+        return material
+    factor = own_scale / scene_scale
+    return replace(material, conductivity_solid=material.conductivity_solid * factor, conductivity_liquid=material.conductivity_liquid * factor)
+
+
 def build_scene(scene: Scene, device: str) -> BuiltScene:
     """Model, initial State and Control of `scene` on `device`; raises SceneError on bad input."""
     settings = scene.scene
@@ -393,7 +402,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     chunks, bodies = [], []
     start = 0
     for index, spec in enumerate(scene.bodies):
-        material = scene_material(spec.material, settings)
+        material = _conducting(scene_material(spec.material, settings), spec.heat_transfer_scale, settings.heat_transfer_scale)
         if spec.form not in forms:
             continue  # its form's error is already listed
         liquid = material.constitutive == Constitutive.FLUID
@@ -491,7 +500,6 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         meshes=meshes,
         collider_temperatures=collider_temperatures,
         ambient=float(settings.ambient),
-        coldest_temperature=min(temperatures),
         isothermal=len(set(temperatures)) == 1 and not scene.pools and not scene.heaters,
         seed=int(settings.seed),
         emissions=emissions,

@@ -340,8 +340,9 @@ def heat_gather(
     first_particle: int,
     seed: int,
     lane: int,
-    # Heat the heaters gave, per lane [J]:
+    # Heat the heaters gave, per lane [J], and the number of particles that froze:
     heat_in_out: wp.array(dtype=float),
+    froze_out: wp.array(dtype=int),
 ):
     """h += c Σ w (ΔTᵢ + βᵢ (Tᵢ − T)) plus the heaters' heat; new temperature and phase; F changes form when the
     particle freezes or melts.
@@ -413,6 +414,7 @@ def heat_gather(
         if phase >= 0.5 and new_phase < 0.5:
             # Freezing: the liquid's diag(J, 1, 1) becomes the isotropic J^(1/3)·I a solid starts
             # from, and the particle bonds to its grain (polyalloy.fracture).
+            wp.atomic_add(froze_out, 0, 1)
             F = wp.pow(wp.determinant(F), 1.0 / 3.0) * wp.identity(n=3, dtype=float)
             bond = bond_strength(x_in[p], mat.frozen_strength, seed)
         elif phase < 0.5 and new_phase >= 0.5:
@@ -479,6 +481,9 @@ class HeatSolver:
         self.heat_in = 0.0
         """Heat the held surfaces (colliders, walls and baths) have given the matter so far [J]."""
         self._heat_in_lanes = wp.zeros(mpm.lanes, dtype=float, device=model.device)
+        self._froze = wp.zeros(1, dtype=int, device=model.device)
+        self.froze = False
+        """Whether some matter froze in the last `advance` (its waves are stiffer: plan again)."""
         self._heater_specs = model.heater_specs
         self._heated_mass = wp.zeros(max(1, len(self._heater_specs)), dtype=float, device=model.device)
 
@@ -509,7 +514,10 @@ class HeatSolver:
         """Conduct heat for dt [s] in as many equal steps as stability needs; returns the heat
         the held surfaces gave [J] (see `step`)."""
         count = max(1, math.ceil(dt / self.max_dt - 1e-9))
-        return sum(self.step(state, other, control, dt / count) for _ in range(count))
+        self._froze.zero_()
+        given = sum(self.step(state, other, control, dt / count) for _ in range(count))
+        self.froze = bool(self._froze.numpy()[0])
+        return given
 
     def step(self, state: State, other: State, control: Control, dt: float) -> float:
         """Conduct heat for dt [s] (at most max_dt) in `state`, copying temperature, phase, F,
@@ -560,7 +568,7 @@ class HeatSolver:
                         control.time, dt, origin, inv_dx, node_thermal, mpm.grid_scatter,
                         state.x, state.temperature, state.phase, state.F, state.boiled, state.status, state.bond, state.shock,
                         other.temperature, other.phase, other.F, other.boiled, other.status, other.bond, other.shock, first, m.seed,
-                        lane, self._heat_in_lanes],
+                        lane, self._heat_in_lanes, self._froze],
                 device=m.device,
             )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import warp as wp
 
 from ..materials import Constitutive
-from ..state import PRESENT
+from ..state import PENDING, PRESENT
 from . import constitutive as cm
 from .colliders import (
     ColliderData,
@@ -111,27 +111,19 @@ def seed_blocks(
     status_in: wp.array(dtype=int),
     first_particle: int,
     # State out:
-    block_seeds_out: wp.array3d(dtype=int),
+    block_flags_out: wp.array3d(dtype=int),
 ):
-    """Flag the block holding each present particle's stencil corner (lanes may race: all write 1)."""
+    """Flag every block each present particle's 3-node stencil reaches: its corner's block and,
+    along each axis, at most the next one (lanes may race: all write 1)."""
     p = wp.tid() + first_particle
     if status_in[p] != PRESENT:
         return
     base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
-    block_seeds_out[base[0] // BLOCK, base[1] // BLOCK, base[2] // BLOCK] = 1
-
-
-@wp.kernel
-def grow_blocks(block_seeds_in: wp.array3d(dtype=int), block_flags_out: wp.array3d(dtype=int)):
-    """A block is active if it or its lower neighbours hold a stencil corner: a 3-node stencil
-    starting in block b reaches at most into block b + 1 along each axis."""
-    i, j, k = wp.tid()
-    active = int(0)
-    for a in range(wp.max(i - 1, 0), i + 1):
-        for b in range(wp.max(j - 1, 0), j + 1):
-            for c in range(wp.max(k - 1, 0), k + 1):
-                active = active | block_seeds_in[a, b, c]
-    block_flags_out[i, j, k] = active
+    # The stencil's last node base + 2 lies in the grid, so its block does too.
+    for a in range(base[0] // BLOCK, (base[0] + 2) // BLOCK + 1):
+        for b in range(base[1] // BLOCK, (base[1] + 2) // BLOCK + 1):
+            for c in range(base[2] // BLOCK, (base[2] + 2) // BLOCK + 1):
+                block_flags_out[a, b, c] = 1
 
 
 @wp.kernel
@@ -277,6 +269,23 @@ def max_speed(v_in: wp.array(dtype=wp.vec3), speed_out: wp.array(dtype=float)):
     """speed_out[0] = largest particle speed [m/s] (it must hold 0 on entry)."""
     i = wp.tid()
     wp.atomic_max(speed_out, 0, wp.length(v_in[i]))
+
+
+@wp.kernel
+def frozen_materials(
+    particle_material: wp.array(dtype=int),
+    materials: wp.array(dtype=cm.MaterialData),
+    phase_in: wp.array(dtype=float),
+    status_in: wp.array(dtype=int),
+    frozen_out: wp.array(dtype=int),
+):
+    """frozen_out[m] = 1 if some particle of material m, present or still to be poured, is frozen
+    (it must hold 0 on entry)."""
+    i = wp.tid()
+    if status_in[i] != PRESENT and status_in[i] != PENDING:
+        return
+    if cm.is_frozen(materials[particle_material[i]], phase_in[i]):
+        frozen_out[particle_material[i]] = 1
 
 
 @wp.kernel

@@ -62,9 +62,9 @@ class MPMSolver:
         """Node velocities after forces and boundaries [m/s] (xyz) and node mass [kg] (w),
         shape grid.shape."""
         self._speed = wp.zeros(1, dtype=float, device=device)
+        self._frozen = wp.zeros(len(model.materials), dtype=int, device=device)
         self._scratch_int = wp.zeros(1, dtype=int, device=device)
         block_shape = tuple(-(-n // kernels.BLOCK) for n in shape)
-        self._block_seeds = wp.zeros(block_shape, dtype=int, device=device)
         self.block_flags = wp.zeros(block_shape, dtype=int, device=device)
         """1 for each grid block in `active_blocks`, else 0, shape: blocks along x, y, z."""
         self._block_slots = wp.zeros(block_shape, dtype=int, device=device)
@@ -188,6 +188,13 @@ class MPMSolver:
         wp.launch(kernels.max_speed, dim=self.model.particle_count, inputs=[state.v, self._speed], device=self.model.device)
         return float(self._speed.numpy()[0])
 
+    def frozen_materials(self, state: State) -> np.ndarray:
+        """Per material of the model: 1 if some of its matter is frozen, else 0."""
+        m = self.model
+        self._frozen.zero_()
+        wp.launch(kernels.frozen_materials, dim=m.particle_count, inputs=[m.particle_material, m.material_data, state.phase, state.status, self._frozen], device=m.device)
+        return self._frozen.numpy()
+
     def check_finite(self, state: State) -> None:
         """Raise NonFiniteStateError if any particle position or velocity is NaN or infinite."""
         self._scratch_int.zero_()
@@ -201,11 +208,13 @@ class MPMSolver:
 
         dt = cfl · dx / (c + v), with c the fastest wave speed and v the fastest particle or
         collider plus what gravity can add over the frame, so the bound holds to the frame's end.
+        A frozen material's stiffer waves count only while some of it is frozen: phase changes
+        only in the heat step, and a caller that sees matter freeze there plans again.
         """
         m = self.model
         particle_speed = self.max_particle_speed(state)
         speed = max(particle_speed, max_collider_speed) + float(np.linalg.norm(m.gravity)) * frame_dt
-        dt_max = m.cfl * m.grid.dx / (m.max_wave_speed + speed)
+        dt_max = m.cfl * m.grid.dx / (m.max_wave_speed(self.frozen_materials(state)) + speed)
         count = math.ceil(frame_dt / dt_max - 1e-9) if math.isfinite(speed) else math.inf
         if count > self.MAX_SUBSTEPS_PER_FRAME:
             raise NonFiniteStateError(
@@ -224,19 +233,18 @@ class MPMSolver:
         """
         m = self.model
         if self.sparse_grid:
-            self._block_seeds.zero_()
+            self.block_flags.zero_()
 
             def launch(particles: tuple[int, int]) -> None:
                 first, count = particles
                 wp.launch(
                     kernels.seed_blocks,
                     dim=count,
-                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, state.status, first, self._block_seeds],
+                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, state.status, first, self.block_flags],
                     device=m.device,
                 )
 
             self.in_lanes(launch, self.particle_ranges)
-            wp.launch(kernels.grow_blocks, dim=self._block_seeds.shape, inputs=[self._block_seeds, self.block_flags], device=m.device)
         else:
             self.block_flags.fill_(1)
         flat_flags = self.block_flags.flatten()
