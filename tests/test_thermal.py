@@ -212,6 +212,20 @@ def test_a_body_with_its_own_heat_transfer_scale_conducts_at_its_own_pace():
     assert fast_step == pytest.approx(reference_step / 10.0, rel=1e-6)
 
 
+def test_an_emitter_with_its_own_heat_transfer_scale_pours_matter_conducting_at_that_pace():
+    # As for a body: the poured matter's conductivities are the preset's times its scale over
+    # the scene's (the heat step multiplies by the scene's), and the body beside it keeps its own.
+    data = _ball_on_plate(20.0, 20.0, True, 1.0e5, 0.1)
+    data["bodies"][0]["heat_transfer_scale"] = 1.0e4
+    data["emitters"] = [{"name": "pour", "material": "liquid_nitrogen", "region": {"lo": [-0.1, 0.35, -0.1], "hi": [0.1, 0.4, 0.1]},
+                         "rate": 0.01, "temperature": -196.0, "heat_transfer_scale": 3.0e5}]
+    sim = make_simulation(data)
+    conducting = {m.name: (m.conductivity_solid, m.conductivity_liquid) for m in sim.model.materials}
+    nitrogen = MATERIALS["liquid_nitrogen"]
+    assert conducting["liquid_nitrogen"] == pytest.approx((3.0 * nitrogen.conductivity_solid, 3.0 * nitrogen.conductivity_liquid))
+    assert conducting["polyalloy"] == pytest.approx((0.1 * ALLOY.conductivity_solid, 0.1 * ALLOY.conductivity_liquid))
+
+
 def _height_kept(data: dict, duration: float) -> tuple[float, dict]:
     """The body's height after `duration` [s] over its height at the start, and its last metrics."""
     sim = make_simulation(data)

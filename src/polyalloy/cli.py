@@ -17,11 +17,17 @@ from rich.table import Table
 
 from .materials import MATERIALS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Simulate shape-shifting liquid metal (MLS-MPM on NVIDIA Warp).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    # Plain help text: rich markup would swallow the "[quality.draft]" and "[default: ...]" in it.
+    rich_markup_mode=None,
+    help="Simulate shape-shifting liquid metal (MLS-MPM on NVIDIA Warp).",
+)
 console = Console(stderr=True)
 
-DEMO_SCENE = "liquid_metal_demo"
-"""The bundled scene `polyalloy demo` runs (the steel mill replaces it with the thermal issue)."""
+DEMO_SCENE = "steel_mill"
+"""The bundled scene `polyalloy demo` runs: the film's climax, end to end (A2)."""
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1

@@ -9,6 +9,7 @@ A blow-up stops the run with a clear error in run.json; the last good checkpoint
 from __future__ import annotations
 
 import time as wallclock
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -142,36 +143,72 @@ def run_simulation(
     return run.root
 
 
+class _FrameWriter:
+    """Writes each frame's particles and image on a thread of its own while the next frame is
+    simulated (drawing and encoding cost a third of a draft frame). At most one frame is in
+    hand; `wait` re-raises what went wrong in it."""
+
+    def __init__(self, run: RunDirectory, renderer: PreviewRenderer | None):
+        self._run = run
+        self._renderer = renderer
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: Future | None = None
+
+    def submit(self, frame: int, data: dict[str, np.ndarray], draw: bool, colliders: list[dict] | None) -> None:
+        self.wait()
+        self._pending = self._pool.submit(self._write, frame, data, draw, colliders)
+
+    def _write(self, frame: int, data: dict[str, np.ndarray], draw: bool, colliders: list[dict] | None) -> None:
+        _write_particles(self._run, frame, data)
+        if self._renderer is None or not draw:
+            return
+        if colliders is not None:
+            self._renderer.set_colliders(colliders)
+        image = self._renderer.render(data["x"], data["color"], data["phase"])
+        with atomic_path(self._run.frame_path(frame)) as temp:
+            iio.imwrite(temp, image, extension=".png", compress_level=1)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 def _frames(sim: Simulation, run: RunDirectory, total: int, video: bool, progress: bool) -> None:
     """Advance to frame `total`, writing each frame's metrics, particles and image as it goes."""
-    renderer = make_renderer(sim) if video else None
+    writer = _FrameWriter(run, make_renderer(sim) if video else None)
     every = _render_every(sim)
     last_checkpoint = wallclock.monotonic()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("frame {task.completed}/{task.total}"),
                TextColumn("t={task.fields[sim_time]:.3f} s"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task(sim.scene.scene.name, total=total, completed=sim.frame, sim_time=sim.time, rate="")
-        while sim.frame < total:
-            stats = sim.step_frame()
-            for event in sim.applied_events:
-                run.append_event(event.time, event.body, event.kind, event.detail)
-            data = sim.particles()
-            run.append_metrics(sim.metrics_rows(data))
-            # Particles that have left the simulation (boiled off) are neither written nor drawn.
-            present = data["status"] == PRESENT
-            data = {key: value[present] for key, value in data.items()}
-            _write_particles(run, sim.frame, data)
-            if renderer is not None and sim.frame % every == 0:
-                if sim.control.has_moving_colliders or sim.scene.pools:
-                    renderer.set_colliders(_collider_dicts(sim))
-                image = renderer.render(data["x"], data["color"], data["phase"])
-                with atomic_path(run.frame_path(sim.frame)) as temp:
-                    iio.imwrite(temp, image, extension=".png")
-            rate = sim.model.particle_count * stats.substeps / max(stats.wall_s, 1e-9)
-            bar.update(task, completed=sim.frame, sim_time=sim.time, rate=f"{stats.substeps} substeps, {rate / 1e6:.2f} M p·substep/s")
-            if wallclock.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S or sim.frame == total:
-                _checkpoint(sim, run)
-                last_checkpoint = wallclock.monotonic()
+    try:
+        with Progress(*columns, disable=not progress, transient=False) as bar:
+            task = bar.add_task(sim.scene.scene.name, total=total, completed=sim.frame, sim_time=sim.time, rate="")
+            while sim.frame < total:
+                stats = sim.step_frame()
+                for event in sim.applied_events:
+                    run.append_event(event.time, event.body, event.kind, event.detail)
+                data = sim.particles()
+                run.append_metrics(sim.metrics_rows(data))
+                # Particles that have left the simulation (boiled off) are neither written nor drawn.
+                present = data["status"] == PRESENT
+                data = {key: value[present] for key, value in data.items()}
+                draw = video and sim.frame % every == 0
+                moved = draw and (sim.control.has_moving_colliders or bool(sim.scene.pools))
+                writer.submit(sim.frame, data, draw, _collider_dicts(sim) if moved else None)
+                rate = sim.model.particle_count * stats.substeps / max(stats.wall_s, 1e-9)
+                bar.update(task, completed=sim.frame, sim_time=sim.time, rate=f"{stats.substeps} substeps, {rate / 1e6:.2f} M p·substep/s")
+                if wallclock.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S or sim.frame == total:
+                    # A checkpoint promises every frame before it is on disk.
+                    writer.wait()
+                    _checkpoint(sim, run)
+                    last_checkpoint = wallclock.monotonic()
+            writer.wait()
+    finally:
+        writer.close()
 
 
 def _start_fresh(sim: Simulation, run: RunDirectory) -> None:

@@ -455,7 +455,8 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     emitted, emissions, emitter_slices, emitter_errors = _emitter_batches(scene, dx, start)
     errors += emitter_errors
     for chunk in emitted:
-        material = scene_material(scene.emitters[chunk.pop("emitter")].material, settings)
+        spec = scene.emitters[chunk.pop("emitter")]
+        material = _conducting(scene_material(spec.material, settings), spec.heat_transfer_scale, settings.heat_transfer_scale)
         if material not in materials:
             materials.append(material)
         chunk["material"] = np.full(len(chunk["x"]), materials.index(material), dtype=np.int32)

@@ -713,6 +713,12 @@ class EmitterSpec(_Timed):
     temperature: Celsius | None = Field(
         None, description="Temperature of the new matter [°C]; none: scene.ambient."
     )
+    heat_transfer_scale: float | None = Field(
+        None,
+        gt=0,
+        description="Multiplier of conduction within the new matter instead of scene.heat_transfer_scale; none: "
+        "the scene's (as a body's).",
+    )
     particles_per_cell: ParticlesPerCell = Field(
         8, description="Particles per grid cell of new matter (1, 8, 27 or 64)."
     )

@@ -128,9 +128,28 @@ def collider_sdf(c: ColliderData, x: wp.vec3):
 
 
 @wp.func
+def _box_gradient(q: wp.vec3, half: wp.vec3):
+    """Gradient of the SDF of a box of half extents `half` centred at the origin, at q: outside,
+    along q's offset from the nearest surface point; inside, the normal of the nearest face."""
+    d = wp.vec3(wp.abs(q[0]), wp.abs(q[1]), wp.abs(q[2])) - half
+    s = wp.vec3(wp.where(q[0] < 0.0, -1.0, 1.0), wp.where(q[1] < 0.0, -1.0, 1.0), wp.where(q[2] < 0.0, -1.0, 1.0))
+    if d[0] > 0.0 or d[1] > 0.0 or d[2] > 0.0:
+        return wp.normalize(wp.cw_mul(s, wp.vec3(wp.max(d[0], 0.0), wp.max(d[1], 0.0), wp.max(d[2], 0.0))))
+    if d[0] >= d[1] and d[0] >= d[2]:
+        return wp.vec3(s[0], 0.0, 0.0)
+    if d[1] >= d[2]:
+        return wp.vec3(0.0, s[1], 0.0)
+    return wp.vec3(0.0, 0.0, s[2])
+
+
+@wp.func
 def collider_normal(c: ColliderData, x: wp.vec3):
-    """Outward unit normal at world point x: the SDF's central-difference gradient."""
+    """Outward unit normal at world point x: the SDF's gradient, in closed form for a box (the
+    commonest collider: floors, decks, walls) and by central differences for the rest."""
     q = wp.quat_rotate_inv(c.rotation, x - c.origin)
+    if c.shape == SHAPE_BOX:
+        p = c.params
+        return wp.quat_rotate(c.rotation, _box_gradient(q - wp.vec3(0.0, p[1], 0.0), wp.vec3(p[0], p[1], p[2])))
     h = 1.0e-4
     g = wp.vec3(
         _sdf_local(c, q + wp.vec3(h, 0.0, 0.0)) - _sdf_local(c, q - wp.vec3(h, 0.0, 0.0)),

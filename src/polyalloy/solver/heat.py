@@ -158,13 +158,25 @@ def heat_scatter(
 @wp.kernel
 def heat_nodes(
     grid_scatter_in: wp.array4d(dtype=wp.vec4),
-    cell_volume: float,
+    grid_origin: wp.vec3,
+    dx: float,
+    domain_lo: wp.vec3,
+    domain_hi: wp.vec3,
+    ambient: float,
+    colliders: wp.array(dtype=ColliderData),
+    pools: wp.array(dtype=PoolData),
+    time: float,
     active_blocks: wp.array(dtype=wp.vec3i),
     first_thread: int,
     node_thermal_out: wp.array3d(dtype=wp.vec4),
+    node_held_out: wp.array3d(dtype=wp.vec2),
 ):
     """Node temperature [°C], heat capacity [J/K], fill φ = Σ w V / dx³ [-] (above 1 where
-    particles crowd) and conductivity [W/(m·K)] from the summed lanes; zeros at an empty node."""
+    particles crowd) and conductivity [W/(m·K)] from the summed lanes (zeros at an empty node);
+    and, at a node with matter, whether it is held at a surface's temperature: (T [°C], f) with
+    f > 0 the factor on the conduction across that surface, (0, 0) if it is free (see
+    `held_temperature`). An empty node's is left for `heat_exchange` to work out where needed:
+    most empty nodes of the active blocks neighbour no matter."""
     node = block_node(active_blocks, wp.tid() + first_thread)
     i = node[0]
     j = node[1]
@@ -177,7 +189,11 @@ def heat_nodes(
     if sums[1] <= 0.0:
         node_thermal_out[i, j, k] = wp.vec4(0.0)
         return
-    node_thermal_out[i, j, k] = wp.vec4(sums[0] / sums[1], sums[1], sums[2] / cell_volume, sums[3] / sums[2])
+    fill = sums[2] / (dx * dx * dx)
+    node_thermal_out[i, j, k] = wp.vec4(sums[0] / sums[1], sums[1], fill, sums[3] / sums[2])
+    position = grid_origin + wp.vec3(float(i), float(j), float(k)) * dx
+    held, surface_temperature, exchange = held_temperature(position, fill, colliders, pools, time, domain_lo, domain_hi, dx, ambient)
+    node_held_out[i, j, k] = wp.vec2(surface_temperature, wp.where(held == 1, exchange, 0.0))
 
 
 @wp.func
@@ -201,6 +217,7 @@ def heat_exchange(
     time: float,
     # Grid in:
     node_thermal_in: wp.array3d(dtype=wp.vec4),
+    node_held_in: wp.array3d(dtype=wp.vec2),
     block_flags: wp.array3d(dtype=int),
     active_blocks: wp.array(dtype=wp.vec3i),
     first_thread: int,
@@ -233,14 +250,14 @@ def heat_exchange(
     # Diffusivity α = k / (ρc), with ρc the node's heat capacity per volume of its particles.
     diffusivity = k_here * here[2] * dx * dx * dx / capacity
     relax = wp.min(4.0 * subcell_share * diffusivity * dt / (dx * dx), 1.0)
-    position = grid_origin + wp.vec3(float(i), float(j), float(k)) * dx
-    held, surface_temperature, exchange = held_temperature(position, here[2], colliders, pools, time, domain_lo, domain_hi, dx, ambient)
-    if held == 1:
+    held_here = node_held_in[i, j, k]
+    exchange = held_here[1]
+    if exchange > 0.0:
         # The Dirichlet condition: the held node's particles are pushed to the surface
         # temperature, as fast as conduction over a cell allows (6 α dt / dx², at most all the
         # way), so a scene without conduction exchanges no heat. Pushing each particle by its
         # own gap instead of the node's gave melt fronts 5 % fast at 4 mm.
-        delta = wp.min(6.0 * exchange * diffusivity * dt / (dx * dx), 1.0) * (surface_temperature - here[0])
+        delta = wp.min(6.0 * exchange * diffusivity * dt / (dx * dx), 1.0) * (held_here[0] - here[0])
         wp.atomic_add(heat_in_out, lane, capacity * delta)
         node_delta_out[0, i, j, k] = wp.vec4(delta, relax, 0.0, 0.0)
         return
@@ -253,12 +270,19 @@ def heat_exchange(
         nb = node + offset
         if nb[0] < 0 or nb[1] < 0 or nb[2] < 0 or nb[0] >= shape[0] or nb[1] >= shape[1] or nb[2] >= shape[2]:
             continue
-        nb_position = grid_origin + wp.vec3(float(nb[0]), float(nb[1]), float(nb[2])) * dx
         there = wp.vec4(0.0)
         if node_is_active(block_flags, nb[0], nb[1], nb[2]):
             there = node_thermal_in[nb[0], nb[1], nb[2]]
-        nb_held, nb_temperature, nb_exchange = held_temperature(nb_position, there[2], colliders, pools, time, domain_lo, domain_hi, dx, ambient)
-        if nb_held == 1:
+        nb_temperature = float(0.0)
+        nb_exchange = float(0.0)
+        if there[1] > 0.0:
+            held_there = node_held_in[nb[0], nb[1], nb[2]]
+            nb_temperature = held_there[0]
+            nb_exchange = held_there[1]
+        else:
+            nb_position = grid_origin + wp.vec3(float(nb[0]), float(nb[1]), float(nb[2])) * dx
+            nb_held, nb_temperature, nb_exchange = held_temperature(nb_position, 0.0, colliders, pools, time, domain_lo, domain_hi, dx, ambient)
+        if nb_exchange > 0.0:
             # A held surface node exchanges over a full cell with this node's own skin.
             surface_flow += nb_exchange * k_grid * dx * fill * (nb_temperature - here[0])
         elif there[1] > 0.0:
@@ -480,8 +504,10 @@ class HeatSolver:
         """Longest heat step [s] (explicit stability)."""
         self.heat_in = 0.0
         """Heat the held surfaces (colliders, walls and baths) have given the matter so far [J]."""
-        self._heat_in_lanes = wp.zeros(mpm.lanes, dtype=float, device=model.device)
+        self._heat_in_lanes = wp.zeros(mpm.cores, dtype=float, device=model.device)
         self._froze = wp.zeros(1, dtype=int, device=model.device)
+        self._node_held = wp.zeros(model.grid.shape, dtype=wp.vec2, device=model.device)
+        """Per node of the active blocks with matter: (held temperature [°C], conduction factor; 0: free)."""
         self.froze = False
         """Whether some matter froze in the last `advance` (its waves are stiffer: plan again)."""
         self._heater_specs = model.heater_specs
@@ -542,19 +568,23 @@ class HeatSolver:
         mpm.in_lanes(scatter, list(range(mpm.lanes)))
         node_ranges = mpm.node_ranges()
         node_thermal = mpm.grid_velocity_mass
+        lo, hi = wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi)
         mpm.in_lanes(
-            lambda r: wp.launch(heat_nodes, dim=r[1], inputs=[mpm.grid_scatter, m.grid.dx**3, mpm.active_blocks, r[0], node_thermal], device=m.device),
+            lambda r: wp.launch(
+                heat_nodes, dim=r[1],
+                inputs=[mpm.grid_scatter, origin, m.grid.dx, lo, hi, m.ambient, control.colliders, m.pools, control.time,
+                        mpm.active_blocks, r[0], node_thermal, self._node_held],
+                device=m.device),
             node_ranges,
         )
         self._heat_in_lanes.zero_()
-        lo, hi = wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi)
 
         def exchange(lane: int) -> None:
             first, count = node_ranges[lane]
             wp.launch(
                 heat_exchange, dim=count,
                 inputs=[origin, m.grid.dx, lo, hi, m.ambient, m.heat_transfer_scale, self.SUBCELL_SHARE, control.colliders, m.pools, control.time,
-                        node_thermal, mpm.block_flags, mpm.active_blocks, first, lane, dt, mpm.grid_scatter, self._heat_in_lanes],
+                        node_thermal, self._node_held, mpm.block_flags, mpm.active_blocks, first, lane, dt, mpm.grid_scatter, self._heat_in_lanes],
                 device=m.device,
             )
 
@@ -573,7 +603,7 @@ class HeatSolver:
             )
 
         self._weigh_heated(state, control.time)
-        mpm.in_lanes(gather, list(enumerate(mpm.particle_ranges)))
+        mpm.in_lanes(gather, list(enumerate(mpm.work_ranges)))
         given = float(np.sum(self._heat_in_lanes.numpy(), dtype=np.float64))
         self.heat_in += given
         return given

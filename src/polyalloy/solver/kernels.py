@@ -130,10 +130,11 @@ def seed_blocks(
 def compact_blocks(
     block_flags_in: wp.array3d(dtype=int), block_slots_in: wp.array3d(dtype=int), active_blocks_out: wp.array(dtype=wp.vec3i)
 ):
-    """Write the coordinates of each flagged block to its slot (an exclusive prefix sum of the flags)."""
+    """Write the coordinates of each flagged block to its slot (the inclusive prefix sum of the
+    flags, less one)."""
     i, j, k = wp.tid()
     if block_flags_in[i, j, k] != 0:
-        active_blocks_out[block_slots_in[i, j, k]] = wp.vec3i(i, j, k)
+        active_blocks_out[block_slots_in[i, j, k] - 1] = wp.vec3i(i, j, k)
 
 
 @wp.kernel

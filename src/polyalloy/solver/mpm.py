@@ -5,10 +5,13 @@ APIC transfers): clear the grid, scatter particles to it, update grid velocities
 and boundary conditions, gather back to particles. Each stage only launches kernels.
 
 Warp runs a CPU kernel on the thread that launches it. On the CPU a stage is therefore split
-into `lanes` launches over disjoint particle ranges (or grid slabs) issued from a thread pool,
-one per core; each scatter lane writes its own grid layer, summed in the grid update, so no two
-threads ever add to the same node. On a GPU one launch already fills the device: one lane.
-The split is fixed by the particle count and the lane count, so results are reproducible.
+into launches over disjoint particle ranges (or grid slabs) issued from a thread pool, one per
+core. The scatter adds into nodes, so each scatter lane writes its own grid layer, summed in the
+grid update, and no two threads ever add to the same node; a layer costs a grid's memory and
+clearing, so there are scatter lanes only for large particle counts, while the stages that
+write only their own particles or nodes split whenever there is enough work. On a GPU one
+launch already fills the device. The splits are fixed by the particle and active node counts,
+so results are reproducible.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ class NonFiniteStateError(RuntimeError):
     """The simulation produced NaN or infinite values (a blow-up)."""
 
 
+def _split(count: int, parts: int) -> list[tuple[int, int]]:
+    """(first, count) of `parts` nearly equal consecutive ranges of `count` items."""
+    bounds = np.linspace(0, count, parts + 1).round().astype(int)
+    return [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 class MPMSolver:
     """Explicit MLS-MPM for every material of a Model, sharing one grid."""
 
@@ -40,21 +49,27 @@ class MPMSolver:
     """More substeps than this in one frame means the simulation blew up (speeds of ~km/s)."""
 
     MIN_PARTICLES_PER_LANE = 8192
-    """Below this many particles per lane, a launch costs more than splitting saves."""
+    """Below this many particles per scatter lane, its own grid layer costs more than it saves."""
+
+    MIN_WORK_PER_CORE = 2048
+    """Below this many particles or nodes per core, a stage runs as one launch."""
 
     def __init__(self, model: Model, lanes: int | None = None):
         self.model = model
         device = model.device
         shape = model.grid.shape
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.cores = 1 if wp.get_device(device).is_cuda else cores
+        """Concurrent launches a stage may split into (CPU cores used); 1 on a GPU."""
         if lanes is None:
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-            lanes = 1 if wp.get_device(device).is_cuda else max(1, min(cores, model.particle_count // self.MIN_PARTICLES_PER_LANE))
+            lanes = max(1, min(self.cores, model.particle_count // self.MIN_PARTICLES_PER_LANE))
         self.lanes = lanes
-        """Concurrent launches per stage (CPU cores used); 1 on a GPU."""
-        bounds = np.linspace(0, model.particle_count, lanes + 1).round().astype(int)
-        self.particle_ranges = [(int(a), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
-        """(first particle, count) of each lane's particles."""
-        self._pool = ThreadPoolExecutor(max_workers=lanes) if lanes > 1 else None
+        """Scatter lanes: P2G launches over disjoint particle ranges, each into its own grid layer."""
+        self.particle_ranges = _split(model.particle_count, lanes)
+        """(first particle, count) of each scatter lane's particles."""
+        self.work_ranges = _split(model.particle_count, max(1, min(self.cores, model.particle_count // self.MIN_WORK_PER_CORE)))
+        """(first particle, count) per core for the stages that write only their own particles."""
+        self._pool = ThreadPoolExecutor(max_workers=self.cores) if self.cores > 1 else None
         self.grid_scatter = wp.zeros((lanes, *shape), dtype=wp.vec4, device=device)
         """Node momentum [kg·m/s] (xyz) and mass [kg] (w) scattered by each lane, shape
         (lanes, *grid.shape); one vec4 so P2G makes one atomic add per node."""
@@ -68,6 +83,10 @@ class MPMSolver:
         self.block_flags = wp.zeros(block_shape, dtype=int, device=device)
         """1 for each grid block in `active_blocks`, else 0, shape: blocks along x, y, z."""
         self._block_slots = wp.zeros(block_shape, dtype=int, device=device)
+        """Inclusive prefix sum of block_flags in flat order: a flagged block's slot + 1."""
+        self._flat_flags = self.block_flags.flatten()
+        self._flat_slots = self._block_slots.flatten()
+        self._active_total = self._flat_slots[-1:]
         self.active_blocks = wp.zeros(int(np.prod(block_shape)), dtype=wp.vec3i, device=device)
         """Grid blocks (BLOCK³ nodes each) the particles can reach this frame; the first
         `active_block_count` entries are valid. Grid stages touch only their nodes."""
@@ -101,7 +120,7 @@ class MPMSolver:
             self._pool = None
 
     def in_lanes(self, launch, work: list) -> None:
-        """Call `launch(item)` for every item of `work`, concurrently when there are lanes."""
+        """Call `launch(item)` for every item of `work`, concurrently when there are cores."""
         if self._pool is None or len(work) == 1:
             for item in work:
                 launch(item)
@@ -139,9 +158,10 @@ class MPMSolver:
         self.in_lanes(launch, list(range(self.lanes)))
 
     def node_ranges(self) -> list[tuple[int, int]]:
-        """(first thread, thread count) per lane over the nodes of the active blocks: each lane
-        updates its own range of blocks."""
-        edges = np.linspace(0, self.active_block_count, self.lanes + 1).round().astype(int) * self._nodes_per_block
+        """(first thread, thread count) per core over the nodes of the active blocks: each
+        launch updates its own range of blocks."""
+        parts = max(1, min(self.cores, self.active_block_count * self._nodes_per_block // self.MIN_WORK_PER_CORE))
+        edges = np.linspace(0, self.active_block_count, parts + 1).round().astype(int) * self._nodes_per_block
         return [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
     def _grid_update(self, control: Control, dt: float) -> None:
@@ -180,7 +200,7 @@ class MPMSolver:
                 device=m.device,
             )
 
-        self.in_lanes(launch, self.particle_ranges)
+        self.in_lanes(launch, self.work_ranges)
 
     def max_particle_speed(self, state: State) -> float:
         """Largest particle speed [m/s]."""
@@ -244,13 +264,11 @@ class MPMSolver:
                     device=m.device,
                 )
 
-            self.in_lanes(launch, self.particle_ranges)
+            self.in_lanes(launch, self.work_ranges)
         else:
             self.block_flags.fill_(1)
-        flat_flags = self.block_flags.flatten()
-        flat_slots = self._block_slots.flatten()
-        wp.utils.array_scan(flat_flags, flat_slots, inclusive=False)
-        self.active_block_count = int(flat_slots[-1:].numpy()[0] + flat_flags[-1:].numpy()[0])
+        wp.utils.array_scan(self._flat_flags, self._flat_slots, inclusive=True)
+        self.active_block_count = int(self._active_total.numpy()[0])
         wp.launch(
             kernels.compact_blocks,
             dim=self.block_flags.shape,
