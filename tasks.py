@@ -45,7 +45,9 @@ def ensure_environment(extras: str) -> Path:
 def main() -> int:
     commands = {
         "demo": ("test", ["-m", "polyalloy.cli", "demo"]),
-        "test": ("test", ["-m", "pytest"]),
+        # One worker per core, a test file to each: most tests are small enough that a core
+        # idles while the other runs a kernel or Python.
+        "test": ("test", ["-m", "pytest", "-n", "auto", "--dist", "loadfile"]),
         "bench": ("test,bench", ["-m", "polyalloy.cli", "bench"]),
     }
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
