@@ -144,5 +144,5 @@ class Model:
     pools): then no heat ever flows and the heat step is skipped."""
     def max_wave_speed(self, frozen: np.ndarray) -> float:
         """Fastest elastic wave speed among the scene's materials [m/s], with the frozen speed
-        for each material whose entry in `frozen` (one per material) is nonzero."""
+        for each material whose entry in `frozen` (one per material) is true."""
         return max(m.frozen_wave_speed if flag else m.wave_speed for m, flag in zip(self.materials, frozen))

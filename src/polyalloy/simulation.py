@@ -129,8 +129,8 @@ class Simulation:
                 self.applied_events += applied
                 shot = any(event.kind in ("impact", "grenade") for event in applied)
             if shot or froze:
-                # A shot throws metal faster than this frame's plan allowed, and frozen metal
-                # carries stiffer waves (CFL): re-plan the rest of the frame.
+                # A shot throws metal faster than this frame's plan allowed, and metal that has
+                # just frozen carries stiffer waves (CFL): re-plan the rest of the frame.
                 remaining, dt = self.solver.plan_frame(self.state, start + self.frame_dt - now, self._collider_speed())
                 segment_start, segment_first, substeps = now, s, s + remaining
                 froze = False
@@ -145,7 +145,7 @@ class Simulation:
             # as many substeps as its stability limit allows, and the frame ends with one.
             if not self.model.isothermal and (s == substeps or unheated + dt > self.heat.max_dt):
                 self.heat.advance(self._states[0], self._states[1], self.control, unheated)
-                froze = self.heat.froze
+                froze = bool(np.any(self.heat.froze & ~self.solver.planned_frozen))
                 unheated = 0.0
             wp.synchronize_device(self.device)
             wall += wallclock.perf_counter() - t0

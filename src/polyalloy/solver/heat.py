@@ -364,7 +364,7 @@ def heat_gather(
     first_particle: int,
     seed: int,
     lane: int,
-    # Heat the heaters gave, per lane [J], and the number of particles that froze:
+    # Heat the heaters gave, per lane [J], and per material 1 if some of it froze:
     heat_in_out: wp.array(dtype=float),
     froze_out: wp.array(dtype=int),
 ):
@@ -438,7 +438,7 @@ def heat_gather(
         if phase >= 0.5 and new_phase < 0.5:
             # Freezing: the liquid's diag(J, 1, 1) becomes the isotropic J^(1/3)·I a solid starts
             # from, and the particle bonds to its grain (polyalloy.fracture).
-            wp.atomic_add(froze_out, 0, 1)
+            froze_out[particle_material[p]] = 1
             F = wp.pow(wp.determinant(F), 1.0 / 3.0) * wp.identity(n=3, dtype=float)
             bond = bond_strength(x_in[p], mat.frozen_strength, seed)
         elif phase < 0.5 and new_phase >= 0.5:
@@ -505,11 +505,11 @@ class HeatSolver:
         self.heat_in = 0.0
         """Heat the held surfaces (colliders, walls and baths) have given the matter so far [J]."""
         self._heat_in_lanes = wp.zeros(mpm.cores, dtype=float, device=model.device)
-        self._froze = wp.zeros(1, dtype=int, device=model.device)
+        self._froze = wp.zeros(len(model.materials), dtype=int, device=model.device)
         self._node_held = wp.zeros(model.grid.shape, dtype=wp.vec2, device=model.device)
         """Per node of the active blocks with matter: (held temperature [°C], conduction factor; 0: free)."""
-        self.froze = False
-        """Whether some matter froze in the last `advance` (its waves are stiffer: plan again)."""
+        self.froze = np.zeros(len(model.materials), dtype=bool)
+        """Per material: whether some of it froze in the last `advance` (its waves are stiffer)."""
         self._heater_specs = model.heater_specs
         self._heated_mass = wp.zeros(max(1, len(self._heater_specs)), dtype=float, device=model.device)
 
@@ -542,7 +542,7 @@ class HeatSolver:
         count = max(1, math.ceil(dt / self.max_dt - 1e-9))
         self._froze.zero_()
         given = sum(self.step(state, other, control, dt / count) for _ in range(count))
-        self.froze = bool(self._froze.numpy()[0])
+        self.froze = self._froze.numpy() != 0
         return given
 
     def step(self, state: State, other: State, control: Control, dt: float) -> float:

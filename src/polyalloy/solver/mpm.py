@@ -78,6 +78,8 @@ class MPMSolver:
         shape grid.shape."""
         self._speed = wp.zeros(1, dtype=float, device=device)
         self._frozen = wp.zeros(len(model.materials), dtype=int, device=device)
+        self.planned_frozen = np.zeros(len(model.materials), dtype=bool)
+        """Per material: whether the last plan_frame took its frozen wave speed."""
         self._scratch_int = wp.zeros(1, dtype=int, device=device)
         block_shape = tuple(-(-n // kernels.BLOCK) for n in shape)
         self.block_flags = wp.zeros(block_shape, dtype=int, device=device)
@@ -160,9 +162,9 @@ class MPMSolver:
     def node_ranges(self) -> list[tuple[int, int]]:
         """(first thread, thread count) per core over the nodes of the active blocks: each
         launch updates its own range of blocks."""
-        parts = max(1, min(self.cores, self.active_block_count * self._nodes_per_block // self.MIN_WORK_PER_CORE))
-        edges = np.linspace(0, self.active_block_count, parts + 1).round().astype(int) * self._nodes_per_block
-        return [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        nodes = self._nodes_per_block
+        parts = max(1, min(self.cores, self.active_block_count * nodes // self.MIN_WORK_PER_CORE))
+        return [(first * nodes, count * nodes) for first, count in _split(self.active_block_count, parts) if count > 0]
 
     def _grid_update(self, control: Control, dt: float) -> None:
         m = self.model
@@ -209,11 +211,11 @@ class MPMSolver:
         return float(self._speed.numpy()[0])
 
     def frozen_materials(self, state: State) -> np.ndarray:
-        """Per material of the model: 1 if some of its matter is frozen, else 0."""
+        """Per material of the model: whether some of its matter is frozen."""
         m = self.model
         self._frozen.zero_()
         wp.launch(kernels.frozen_materials, dim=m.particle_count, inputs=[m.particle_material, m.material_data, state.phase, state.status, self._frozen], device=m.device)
-        return self._frozen.numpy()
+        return self._frozen.numpy() != 0
 
     def check_finite(self, state: State) -> None:
         """Raise NonFiniteStateError if any particle position or velocity is NaN or infinite."""
@@ -228,13 +230,15 @@ class MPMSolver:
 
         dt = cfl · dx / (c + v), with c the fastest wave speed and v the fastest particle or
         collider plus what gravity can add over the frame, so the bound holds to the frame's end.
-        A frozen material's stiffer waves count only while some of it is frozen: phase changes
-        only in the heat step, and a caller that sees matter freeze there plans again.
+        A frozen material's stiffer waves count only while some of it is frozen (kept in
+        `planned_frozen`): phase changes only in the heat step, and a caller that sees another
+        material freeze there plans again.
         """
         m = self.model
         particle_speed = self.max_particle_speed(state)
         speed = max(particle_speed, max_collider_speed) + float(np.linalg.norm(m.gravity)) * frame_dt
-        dt_max = m.cfl * m.grid.dx / (m.max_wave_speed(self.frozen_materials(state)) + speed)
+        self.planned_frozen = self.frozen_materials(state)
+        dt_max = m.cfl * m.grid.dx / (m.max_wave_speed(self.planned_frozen) + speed)
         count = math.ceil(frame_dt / dt_max - 1e-9) if math.isfinite(speed) else math.inf
         if count > self.MAX_SUBSTEPS_PER_FRAME:
             raise NonFiniteStateError(
