@@ -274,6 +274,44 @@ def test_frozen_alloy_sticks_to_the_floor_where_liquid_runs_off():
     assert travel(20.0) > 0.2
 
 
+def test_a_frozen_man_stands_where_his_feet_froze():
+    # T1: frozen through, he stands (kinetic energy ~0) until he is shot. A statue whose centre
+    # of mass lies over its feet is in static equilibrium (Σ F = 0, Σ τ = 0); real frozen metal
+    # (E ~ 10¹¹ Pa) would sag by ρ g h² / 2E ~ 1 µm. The scaled frozen stiffness alone made his
+    # ankles a hinge and he lay down, whole, within 0.8 s at a 7 cm cell: the frost that holds
+    # his feet must hold the whole piece (solver.pieces). Over 1.5 s his head drops < 1 cm, his
+    # overlap with his form stays within 0.01 of where it began, and he comes to rest.
+    sim = make_simulation(_frozen_man(-60.0, 1.5, 0.07))
+    top = sim.state.x.numpy()[:, 1].max()
+    start = sim.metrics_rows()[0]
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+    row = sim.metrics_rows()[0]
+    assert row["frozen_fraction"] == 1.0 and row["solid_pieces"] == 1
+    assert top - sim.state.x.numpy()[:, 1].max() < 0.01
+    assert row["iou"] > start["iou"] - 0.01, (start["iou"], row["iou"])
+    assert row["kinetic_energy"] < 1e-5 * row["mass"] * 9.81 * 0.9
+
+
+def test_a_body_frozen_to_the_floor_walks_no_further():
+    # T1: "his frozen feet stick to the frosted floor". A willed ball told to walk 15 cm over
+    # 0.8 s gets there on a plate at its own temperature; on a plate at −196 °C its underside
+    # freezes onto the plate (rooted, solver.pieces) within a few frames, and from then on its
+    # move stands still: its pose gets less than a fifth of the way.
+    def walked(plate: float) -> tuple[float, bool]:
+        data = _ball_on_plate(20.0, plate, True, 1.0e4, 1.0)
+        data["events"] = [{"do": "move", "at": 0.1, "body": "t1000", "to": [0.15, 0.05, 0.0], "over": 0.8}]
+        sim = make_simulation(data)
+        while sim.frame < sim.frame_count:
+            sim.step_frame()
+        return float(sim.control.offsets[0][0]), bool(sim.control.rooted[0])
+
+    warm, warm_rooted = walked(20.0)
+    cold, cold_rooted = walked(-196.0)
+    assert warm == pytest.approx(0.15) and not warm_rooted
+    assert cold < 0.03 and cold_rooted
+
+
 def test_liquid_nitrogen_boils_off_a_hot_plate_and_every_kilogram_is_accounted_for():
     # T3 and A1: liquid nitrogen at −196 °C on a plate at 300 °C boils away completely; each
     # frame body mass + evaporated = initial mass within 0.1 % (here to float round-off).

@@ -114,6 +114,7 @@ class Simulation:
         start = self.time
         self.applied_events = []
         self.timeline.reassign_if_due(start, lambda: self.state.x.numpy())
+        self.solver.pieces.label(self.state)
         substeps, dt = self.solver.plan_frame(self.state, self.frame_dt, self._collider_speed())
         # The frame runs as segments of equal substeps; a shot starts a new segment.
         segment_start, segment_first = start, 0
@@ -132,6 +133,9 @@ class Simulation:
                 # A shot throws metal faster than this frame's plan allowed, and metal that has
                 # just frozen carries stiffer waves (CFL): re-plan the rest of the frame.
                 remaining, dt = self.solver.plan_frame(self.state, start + self.frame_dt - now, self._collider_speed())
+                if shot:
+                    # A shattered body's shards fly off their pieces.
+                    self.solver.pieces.label(self.state)
                 segment_start, segment_first, substeps = now, s, s + remaining
                 froze = False
             self.control.set_time(now)
@@ -151,6 +155,7 @@ class Simulation:
             wall += wallclock.perf_counter() - t0
         self.solver.check_finite(self.state)
         self.control.set_thermal_share(self._thermal_shares())
+        self.control.rooted = self.solver.pieces.rooted_bodies()
         self.control.recover(self.frame_dt)
         self.frame += 1
         self.applied_events += self.touch.sample(self.state, self.control, self.time)

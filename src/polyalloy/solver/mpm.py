@@ -25,6 +25,7 @@ import numpy as np
 import warp as wp
 
 from . import kernels
+from .pieces import FrozenPieces
 
 if TYPE_CHECKING:
     from ..control import Control
@@ -102,13 +103,17 @@ class MPMSolver:
         self._lo = wp.vec3(*model.domain_lo)
         self._hi = wp.vec3(*model.domain_hi)
         self._gravity = wp.vec3(*model.gravity)
+        self.pieces = FrozenPieces(model)
+        """The pieces of frozen metal; the caller labels them (`pieces.label`) once a frame."""
 
     def step(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
         """Advance the particles by one substep of `dt` seconds, from state_in into state_out.
 
-        Only positions, velocities, C, F, bonds and flight are written; temperature, phase, colour,
-        boiled and status are not changed by any stage and must already be equal in both states (the heat
-        step and Simulation keep them so)."""
+        Only positions, velocities, C, F, bonds and flight are written (and the velocities and C
+        of state_in's frozen pieces a surface holds); temperature, phase, colour, boiled and status are
+        not changed by any stage and must already be equal in both states (the heat step and
+        Simulation keep them so)."""
+        self.pieces.hold(state_in, control.colliders, self.work_ranges, self.in_lanes)
         self.activate_blocks(state_in)
         self._clear_grid()
         self._p2g(state_in, control, dt)
