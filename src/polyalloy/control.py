@@ -21,7 +21,8 @@ from .solver.kernels import WILL_FORM, WILL_HOLD
 
 @dataclass
 class PoseMove:
-    """A straight move of a body's form from one offset to another over [start, stop] s."""
+    """A straight move of a body's form from one offset to another over [start, stop] s, delayed
+    by the time its body has lost to the cold (`lag`): a freezing body slows and stiffens."""
 
     start: float
     stop: float
@@ -29,9 +30,13 @@ class PoseMove:
     """Offset at `start` [m]."""
     destination: np.ndarray
     """Offset at `stop` [m]."""
+    lag: float = 0.0
+    """Time the move has stood still so far [s] (Control.set_time: it advances at its body's
+    pace), so it ends this much after `stop`."""
 
     def offset(self, time: float) -> tuple[np.ndarray, np.ndarray]:
-        """Offset [m] and its rate of change [m/s] at `time` [s]."""
+        """Offset [m] and its rate of change at full pace [m/s] at `time` [s]."""
+        time = time - self.lag
         if self.stop <= self.start or time >= self.stop:
             return self.destination, np.zeros(3)
         if time < self.start:
@@ -72,6 +77,9 @@ class Control:
         """Share of each body's will its temperature leaves it [0, 1] (host), set each frame from
         its particles: a frozen or boiling alloy has no will (effective authority = authority ×
         this)."""
+        self.rooted = np.zeros(len(bodies), dtype=bool)
+        """Per body: whether frost holds a piece of it to a surface (solver.pieces), set each
+        frame (host). A rooted body cannot walk: its moves stand still."""
         self.form_colors = wp.array(np.asarray(initial_colors, dtype=np.float32), dtype=wp.vec3, device=device)
         """Each particle's colour in its body's current form (RGB in [0, 1]), which the body
         wills its colour back to (particle count,)."""
@@ -282,16 +290,16 @@ class Control:
     def move_stop(self, body: int) -> float:
         """Time [s] a body's current move ends; -inf if it is not moving."""
         move = self._moves.get(body)
-        return move.stop if move is not None else -np.inf
+        return move.stop + move.lag if move is not None else -np.inf
 
     def snapshot(self) -> tuple[np.ndarray, dict]:
         """The will's state for a checkpoint: targets (array) and forms, offsets, moves (JSON)."""
-        moves = {str(b): [m.start, m.stop, m.origin.tolist(), m.destination.tolist()] for b, m in self._moves.items()}
+        moves = {str(b): [m.start, m.stop, m.origin.tolist(), m.destination.tolist(), m.lag] for b, m in self._moves.items()}
         return self.targets.numpy(), {
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
             "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
-            "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(),
+            "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(), "rooted": self.rooted.tolist(),
             "throes_start": [None if np.isnan(t) else float(t) for t in self.throes_start],
             "throes_stage": self.throes_stage.tolist(),
             "reform_stage": self.reform_stage.tolist(), "reform_standing": self.reform_standing.tolist(),
@@ -303,11 +311,13 @@ class Control:
         self.targets.assign(np.asarray(targets, dtype=np.float32))
         self.forms = list(data["forms"])
         self.offsets = np.asarray(data["offsets"], dtype=float).reshape(-1, 3)
-        self._moves = {int(b): PoseMove(m[0], m[1], np.asarray(m[2]), np.asarray(m[3])) for b, m in data["moves"].items()}
+        # Checkpoints written before moves slowed in the cold have no lag.
+        self._moves = {int(b): PoseMove(m[0], m[1], np.asarray(m[2]), np.asarray(m[3]), *m[4:]) for b, m in data["moves"].items()}
         self.body_offset.assign(self.offsets.astype(np.float32))
         self.authority = np.asarray(data["authority"], dtype=np.float32)
         self.trauma = np.asarray(data["trauma"], dtype=float)
         self.thermal_share = np.asarray(data["thermal_share"], dtype=np.float32)
+        self.rooted = np.asarray(data.get("rooted", np.zeros(len(self.forms))), dtype=bool)
         self.library = [list(forms) for forms in data["library"]]
         self.turns = np.asarray(data["turns"], dtype=float)
         self.camouflage = np.asarray(data["camouflage"], dtype=np.int32)
@@ -322,16 +332,25 @@ class Control:
         self.body_glitch.assign(self.glitch)
         self.body_camouflage.assign(self.camouflage)
         self._upload_authority()
+        # The moves' lags are restored as they were at `time`.
+        self.time = time
         self.set_time(time)
 
     def set_time(self, time: float) -> None:
-        """Move kinematic colliders and moving forms to their pose at `time` [s]."""
+        """Move kinematic colliders and moving forms to their pose at `time` [s]. A move advances
+        at its body's pace: its thermal share of its will (a freezing body slows and stiffens),
+        and none while frost roots it to a surface."""
+        elapsed = max(time - self.time, 0.0)
         self.time = time
         if self._moves:
             rates = np.zeros_like(self.offsets)
             for body, move in list(self._moves.items()):
-                self.offsets[body], rates[body] = move.offset(time)
-                if time >= move.stop:
+                pace = 0.0 if self.rooted[body] else float(self.thermal_share[body])
+                if time - move.lag > move.start:
+                    move.lag += elapsed * (1.0 - pace)
+                self.offsets[body], rate = move.offset(time)
+                rates[body] = pace * rate
+                if time >= move.stop + move.lag:
                     del self._moves[body]
             self.body_offset.assign(self.offsets.astype(np.float32))
             self.body_offset_velocity.assign(rates.astype(np.float32))
