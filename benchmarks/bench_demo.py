@@ -15,10 +15,32 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from polyalloy import metrics
 from polyalloy.cli import DEMO_SCENE, bundled_scenes
+from polyalloy.io.ply import read_ply
 from polyalloy.runner import run_simulation
 from polyalloy.scene import load_scene
 from polyalloy.simulation import Simulation
+
+
+def pieces_below_knees(run: Path, frame: int, knee: float, spacing: float) -> int:
+    """T1: frozen pieces of t1000 (body 0) in `frame`, other than the largest, whose particles
+    all stood below `knee` [m] in the first frame: his legs snapped at ankle and knee. (A PLY
+    holds present particles in model order; none of his has gone yet.)"""
+    first, now = (read_ply(run / "particles" / f"frame_{f:06d}.ply") for f in (1, frame))
+    first_y = first["y"][first["body"] == 0]
+    body = now["body"] == 0
+    frozen = now["phase"][body] < 0.5
+    if np.count_nonzero(frozen) < metrics.MIN_PIECE_PARTICLES:
+        return 0
+    labels = metrics.piece_labels(np.stack([now["x"], now["y"], now["z"]], axis=1)[body][frozen], spacing)
+    sizes = np.bincount(labels)
+    below = np.bincount(labels, weights=first_y[frozen] < knee) == sizes
+    pieces = (sizes >= metrics.MIN_PIECE_PARTICLES) & below
+    pieces[np.argmax(sizes)] = False
+    return int(np.count_nonzero(pieces))
 
 
 def stage_figures(rows: list[dict[str, str]]) -> dict[str, str]:
@@ -44,7 +66,8 @@ def stage_figures(rows: list[dict[str, str]]) -> dict[str, str]:
     initial = value(body[0], "mass")
     dissolved = next((r["time"] for r in body if value(r, "dissolved_mass") >= 0.99 * initial), "never")
     return {
-        "T1 frozen / authority before the shot": f"{value(before, 'frozen_fraction'):.3f} / {value(before, 'authority'):.3f} at {before['time']} s",
+        "T1 frozen / authority / kinetic energy [J] before the shot":
+            f"{value(before, 'frozen_fraction'):.3f} / {value(before, 'authority'):.3f} / {value(before, 'kinetic_energy'):.2f} at {before['time']} s",
         "T2 solid pieces (most)": str(max(int(r["solid_pieces"]) for r in body)),
         "T3 nitrogen all boiled at [s]": boiled,
         "T4 99 % in one piece at [s]": fused,
@@ -79,6 +102,10 @@ def main() -> None:
               f"({1000.0 * substep_wall / substeps:.1f} ms each)")
         for name, figure in stage_figures(rows).items():
             print(f"  {name}: {figure}")
+        shot = next(i for i, r in enumerate(body) if float(r["solid_pieces"]) > 20)
+        t1000 = sim.model.bodies[0]
+        knee = sim.forms["cop"].joints["knee_l"][1] + scene.bodies[0].position[1]
+        print(f"  T1 solid pieces broken off below the knees before the shot: {pieces_below_knees(out, shot, knee, t1000.spacing)}")
 
 
 if __name__ == "__main__":
