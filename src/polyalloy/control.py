@@ -77,6 +77,8 @@ class Control:
         """Share of each body's will its temperature leaves it [0, 1] (host), set each frame from
         its particles: a frozen or boiling alloy has no will (effective authority = authority ×
         this)."""
+        self.heat_share = np.ones(len(bodies), dtype=np.float32)
+        """Share of each body's will its heat alone leaves it [0, 1] (host), set each frame."""
         self.rooted = np.zeros(len(bodies), dtype=bool)
         """Per body: whether frost holds a piece of it to a surface (solver.pieces), set each
         frame (host). A rooted body cannot walk: its moves stand still."""
@@ -106,6 +108,12 @@ class Control:
         (to its fixed world target), on the device."""
         self.body_authority = wp.array(self.effective_authority, dtype=float, device=device)
         """Effective authority per body on the device, shape (body_count,)."""
+        self.body_will = wp.array(self.authority * self.heat_share, dtype=float, device=device)
+        """What each body's will pulls its particles with [0, 1], shape (body_count,): authority
+        times its heat share; each particle feels this times its own share (its liquid fraction,
+        its own heat fade: kernels.will_share). The cold weakens only the metal it freezes, so
+        the liquid legs of a man freezing from the head down keep their whole will; over-heating
+        weakens the whole body (the dying T-1000 loses his grip on every form at once)."""
         self.gains = np.array([b.gain for b in bodies], dtype=np.float32)
         """Stiffness of each body's will now [1/s²] (host): its own, or softer while it gathers its
         drops (polyalloy.reform)."""
@@ -242,14 +250,16 @@ class Control:
         """What each body's will can exert now [0, 1]: its authority times its thermal share."""
         return (self.authority * self.thermal_share).astype(np.float32)
 
-    def set_thermal_share(self, shares: np.ndarray) -> None:
+    def set_thermal_share(self, shares: np.ndarray, heat_shares: np.ndarray) -> None:
         """Each body's thermal share of its will [0, 1] now (polyalloy.thermal.will_share).
         Freezing, or over-heating, hurts a willed body for good: its glitch level rises to
         THERMAL_GLITCH times the largest share of its will it has lost to temperature (T5:
         after the freeze it glitches)."""
         shares = np.asarray(shares, dtype=np.float32)
-        if np.any(shares != self.thermal_share):
+        heat_shares = np.asarray(heat_shares, dtype=np.float32)
+        if np.any(shares != self.thermal_share) or np.any(heat_shares != self.heat_share):
             self.thermal_share = shares
+            self.heat_share = heat_shares
             self._upload_authority()
         for b, body in enumerate(self._model.bodies):
             scar = THERMAL_GLITCH * (1.0 - float(shares[b]))
@@ -258,6 +268,7 @@ class Control:
 
     def _upload_authority(self) -> None:
         self.body_authority.assign(self.effective_authority)
+        self.body_will.assign((self.authority * self.heat_share).astype(np.float32))
 
     def traumatise(self, body: int, amount: float) -> None:
         """A shock to a willed body: it loses `amount` of authority (not below 0) and the trauma
@@ -300,6 +311,7 @@ class Control:
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
             "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
             "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(), "rooted": self.rooted.tolist(),
+            "heat_share": self.heat_share.tolist(),
             "throes_start": [None if np.isnan(t) else float(t) for t in self.throes_start],
             "throes_stage": self.throes_stage.tolist(),
             "reform_stage": self.reform_stage.tolist(), "reform_standing": self.reform_standing.tolist(),
@@ -318,6 +330,7 @@ class Control:
         self.trauma = np.asarray(data["trauma"], dtype=float)
         self.thermal_share = np.asarray(data["thermal_share"], dtype=np.float32)
         self.rooted = np.asarray(data.get("rooted", np.zeros(len(self.forms))), dtype=bool)
+        self.heat_share = np.asarray(data.get("heat_share", np.ones(len(self.forms))), dtype=np.float32)
         self.library = [list(forms) for forms in data["library"]]
         self.turns = np.asarray(data["turns"], dtype=float)
         self.camouflage = np.asarray(data["camouflage"], dtype=np.int32)

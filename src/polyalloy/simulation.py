@@ -77,7 +77,7 @@ class Simulation:
         self.last_stats = FrameStats(substeps=0, dt=0.0, wall_s=0.0)
         self._particle_mass = self.model.particle_mass.numpy()
         self._initial_body_mass = self._body_masses()
-        self.control.set_thermal_share(self._thermal_shares())
+        self.control.set_thermal_share(*self._thermal_shares())
         self.timeline = Timeline(scene, self.model, self.control, self.forms)
         self.touch = TouchSampler(self.model, [c.name for c in scene.colliders])
         self.reach = WillReach(self.model)
@@ -154,7 +154,7 @@ class Simulation:
             wp.synchronize_device(self.device)
             wall += wallclock.perf_counter() - t0
         self.solver.check_finite(self.state)
-        self.control.set_thermal_share(self._thermal_shares())
+        self.control.set_thermal_share(*self._thermal_shares())
         self.control.rooted = self.solver.pieces.rooted_bodies()
         self.control.recover(self.frame_dt)
         self.frame += 1
@@ -178,21 +178,25 @@ class Simulation:
                 state.status[first:end].fill_(int(PRESENT))
             self._poured += 1
 
-    def _thermal_shares(self) -> np.ndarray:
-        """Share of each body's will its temperature leaves it [0, 1]: the mass-weighted mean of
-        its present particles' will share (thermal.will_share), 0 for a body wholly gone."""
+    def _thermal_shares(self) -> tuple[np.ndarray, np.ndarray]:
+        """Share of each body's will its temperature leaves it [0, 1] (the mass-weighted mean of
+        its present particles' will share, thermal.will_share) and the share its heat alone
+        leaves it (of thermal.heat_fade); 0 for a body wholly gone."""
         state = self.state
         phase, temperature, status = state.phase.numpy(), state.temperature.numpy(), state.status.numpy()
         mass = self._particle_mass
-        shares = []
+        shares, heat_shares = [], []
         for body in self.model.bodies:
             sl = body.particle_slice
             present = status[sl] == PRESENT
             m = mass[sl][present]
+            total = m.sum()
             share = thermal.will_share(body.material, temperature[sl][present], phase[sl][present])
-            shares.append(float(np.dot(share, m) / m.sum()) if m.sum() > 0 else 0.0)
+            fade = thermal.heat_fade(body.material, temperature[sl][present])
+            shares.append(float(np.dot(share, m) / total) if total > 0 else 0.0)
+            heat_shares.append(float(np.dot(fade, m) / total) if total > 0 else 0.0)
         # Rounded so a body wholly liquid and cool has exactly its whole will.
-        return np.round(shares, 6)
+        return np.round(shares, 6), np.round(heat_shares, 6)
 
     def _relax_colors(self) -> None:
         """Will the colours over the frame just done (no solver stage changes colour, so both

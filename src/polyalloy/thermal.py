@@ -47,14 +47,18 @@ def temperature_and_phase(material: Material, enthalpy: np.ndarray) -> tuple[np.
     return temperature, phase
 
 
+def heat_fade(material: Material, temperature: np.ndarray) -> np.ndarray:
+    """Share of its will over-heated metal keeps [0, 1]: all of it up to halfway between its
+    melting and boiling points, fading to none at boiling."""
+    hot = 0.5 * (material.melting_point + material.boiling_point)
+    return np.clip((material.boiling_point - np.asarray(temperature, dtype=np.float64)) / (material.boiling_point - hot), 0.0, 1.0)
+
+
 def will_share(material: Material, temperature: np.ndarray, phase: np.ndarray) -> np.ndarray:
     """Share of its body's will each particle feels [0, 1] (as the solver's `will_share`): its
-    liquid fraction if the material freezes, times a fade from halfway between melting and
-    boiling to none at the boiling point."""
+    liquid fraction if the material freezes, times its heat_fade."""
     share = np.asarray(phase, dtype=np.float64) if material.freezes else np.ones(np.shape(temperature))
-    hot = 0.5 * (material.melting_point + material.boiling_point)
-    fade = np.clip((material.boiling_point - np.asarray(temperature, dtype=np.float64)) / (material.boiling_point - hot), 0.0, 1.0)
-    return share * fade
+    return share * heat_fade(material, temperature)
 
 
 def initial_phase(material: Material, temperature: float) -> float:

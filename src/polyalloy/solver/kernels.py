@@ -566,7 +566,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         will_mode: wp.array(dtype=int),
         hold_velocity: wp.array(dtype=wp.vec3),
         hold_elapsed: float,
-        body_authority: wp.array(dtype=float),
+        body_will: wp.array(dtype=float),
         body_gain: wp.array(dtype=float),
         body_max_acceleration: wp.array(dtype=float),
         body_offset: wp.array(dtype=wp.vec3),
@@ -598,7 +598,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         # feel it through the shared grid (momentum exchange stays right).
         body = particle_body[p]
         if body >= 0:
-            authority = body_authority[body] * will_share(material, phase, temperature_in[p])
+            authority = body_will[body] * will_share(material, phase, temperature_in[p])
             if authority > 0.0:
                 # A held piece keeps its shape but has no will to go anywhere: its world targets
                 # move with it (polyalloy.reach) and gravity is not resisted, so it falls and rests.

@@ -155,7 +155,7 @@ class MPMSolver:
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data,
                     self._grid_origin, self._inv_dx, m.particle_body_device, self._gravity,
                     state.x, state.v, state.C, state.F, state.phase, state.temperature, state.status, state.bond, state.airborne,
-                    control.targets, control.will_mode, control.hold_velocity, control.hold_elapsed, control.body_authority, control.body_gain, control.body_max_acceleration,
+                    control.targets, control.will_mode, control.hold_velocity, control.hold_elapsed, control.body_will, control.body_gain, control.body_max_acceleration,
                     control.body_offset, control.body_offset_velocity, m.pools, control.time,
                     self.grid_scatter, first, lane, dt,
                 ],
