@@ -187,29 +187,37 @@ class FrozenPieces:
         """Label the pieces of `state`'s present, bonded, frozen metal on the grid."""
         if not self._freezes:
             return
-        m = self.model
-        status, phase, bond, airborne = state.status.numpy(), state.phase.numpy(), state.bond.numpy(), state.airborne.numpy()
+        # Only frozen metal has bonds: most frames of most scenes have none, and then only
+        # this one array comes to the host (and nothing goes back unless pieces vanished).
+        bond = state.bond.numpy()
+        if not np.any(bond > 0.0):
+            if self.count:
+                self.piece.fill_(-1)
+                self._set_pieces(0, [], [])
+            return
+        status, phase, airborne = state.status.numpy(), state.phase.numpy(), state.airborne.numpy()
         solid = (status == PRESENT) & (airborne == 0) & (bond > 0.0) & (phase < 0.5)
-        piece = np.full(m.particle_count, -1, dtype=np.int32)
-        count = 0
+        piece = np.full(self.model.particle_count, -1, dtype=np.int32)
+        x = state.x.numpy()
         owners, sizes = [], []
-        if solid.any():
-            x = state.x.numpy()
-            for owner, (sl, spacing) in enumerate(self._slices):
-                index = np.arange(sl.start, sl.stop)[solid[sl]]
-                if len(index) < metrics.MIN_PIECE_PARTICLES:
-                    continue
-                labels = metrics.piece_labels(x[index], spacing)
-                kept = np.bincount(labels) >= metrics.MIN_PIECE_PARTICLES
-                numbering = np.where(kept, count + np.cumsum(kept) - 1, -1).astype(np.int32)
-                piece[index] = numbering[labels]
-                count += int(kept.sum())
-                owners += [owner] * int(kept.sum())
-                sizes += np.bincount(labels)[kept].tolist()
+        for owner, (sl, spacing) in enumerate(self._slices):
+            index = np.arange(sl.start, sl.stop)[solid[sl]]
+            if len(index) < metrics.MIN_PIECE_PARTICLES:
+                continue
+            labels = metrics.piece_labels(x[index], spacing)
+            size = np.bincount(labels)
+            kept = size >= metrics.MIN_PIECE_PARTICLES
+            numbering = np.where(kept, len(sizes) + np.cumsum(kept) - 1, -1).astype(np.int32)
+            piece[index] = numbering[labels]
+            owners += [owner] * int(kept.sum())
+            sizes += size[kept].tolist()
+        self.piece.assign(piece)
+        self._set_pieces(len(sizes), owners, sizes)
+
+    def _set_pieces(self, count: int, owners: list[int], sizes: list[int]) -> None:
         self.count = count
         self._piece_body = np.asarray(owners, dtype=np.int64)
         self._piece_size = np.asarray(sizes, dtype=np.int64)
-        self.piece.assign(piece)
         if count > self.held.shape[0]:
             self._allocate(count)
 
