@@ -312,6 +312,20 @@ def test_a_body_frozen_to_the_floor_walks_no_further():
     assert cold < 0.03 and cold_rooted
 
 
+def test_the_cold_weakens_only_the_metal_it_freezes_and_heat_the_whole_body():
+    # T1 (a man freezing from the head down keeps his liquid legs' will) against T6 (the dying
+    # body loses its grip everywhere at once). A body 60 % frozen reports authority 0.4 (its
+    # thermal share), but pulls each particle with its whole authority times that particle's
+    # own share (kernels.will_share: 0 frozen, 1 liquid); a body whose mean heat fade is 0.3
+    # pulls every particle with at most 0.3.
+    control = make_simulation(_ball_on_plate(20.0, 20.0, True, 1.0, 0.1)).control
+    control.set_thermal_share([0.4], [1.0])
+    assert control.effective_authority[0] == pytest.approx(0.4)
+    assert control.body_will.numpy()[0] == pytest.approx(1.0)
+    control.set_thermal_share([0.3], [0.3])
+    assert control.body_will.numpy()[0] == pytest.approx(0.3)
+
+
 def test_liquid_nitrogen_boils_off_a_hot_plate_and_every_kilogram_is_accounted_for():
     # T3 and A1: liquid nitrogen at −196 °C on a plate at 300 °C boils away completely; each
     # frame body mass + evaporated = initial mass within 0.1 % (here to float round-off).
