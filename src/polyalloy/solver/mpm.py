@@ -77,6 +77,16 @@ class MPMSolver:
         self.grid_velocity_mass = wp.zeros(shape, dtype=wp.vec4, device=device)
         """Node velocities after forces and boundaries [m/s] (xyz) and node mass [kg] (w),
         shape grid.shape."""
+        n = model.particle_count
+        self.scatter_mass = wp.zeros(n, dtype=float, device=device)
+        """Mass each particle scatters this substep [kg]: 0 for one off the grid."""
+        self.scatter_velocity = wp.zeros(n, dtype=wp.vec3, device=device)
+        """Velocity each particle scatters [m/s]: its own plus this substep's will and bath impulses."""
+        self.scatter_affine = wp.zeros(n, dtype=wp.mat33, device=device)
+        """APIC affine momentum each particle scatters, m C plus the stress impulse [kg/s]."""
+        self.stencil_mass = wp.zeros(n, dtype=float, device=device)
+        """Grid mass Σ w m_i over each particle's stencil after the scatter [kg] (its density
+        seen by the grid, for a willed liquid's J)."""
         self._speed = wp.zeros(1, dtype=float, device=device)
         self._frozen = wp.zeros(len(model.materials), dtype=int, device=device)
         self.planned_frozen = np.zeros(len(model.materials), dtype=bool)
@@ -85,6 +95,8 @@ class MPMSolver:
         block_shape = tuple(-(-n // kernels.BLOCK) for n in shape)
         self.block_flags = wp.zeros(block_shape, dtype=int, device=device)
         """1 for each grid block in `active_blocks`, else 0, shape: blocks along x, y, z."""
+        self._block_seeds = wp.zeros(block_shape, dtype=int, device=device)
+        """1 for each block holding a present particle's stencil corner, else 0."""
         self._block_slots = wp.zeros(block_shape, dtype=int, device=device)
         """Inclusive prefix sum of block_flags in flat order: a flagged block's slot + 1."""
         self._flat_flags = self.block_flags.flatten()
@@ -146,23 +158,36 @@ class MPMSolver:
     def _p2g(self, state: State, control: Control, dt: float) -> None:
         m = self.model
 
-        def launch(lane: int) -> None:
-            first, count = self.particle_ranges[lane]
+        def prepare(particles: tuple[int, int]) -> None:
+            first, count = particles
             wp.launch(
-                self._transfer.p2g,
+                self._transfer.p2g_prepare,
                 dim=count,
                 inputs=[
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data,
-                    self._grid_origin, self._inv_dx, m.particle_body_device, self._gravity,
+                    self._inv_dx, m.particle_body_device, self._gravity,
                     state.x, state.v, state.C, state.F, state.phase, state.temperature, state.status, state.bond, state.airborne,
                     control.targets, control.will_mode, control.hold_velocity, control.hold_elapsed, control.body_will, control.body_gain, control.body_max_acceleration,
                     control.body_offset, control.body_offset_velocity, m.pools, control.time,
-                    self.grid_scatter, first, lane, dt,
+                    self.scatter_mass, self.scatter_velocity, self.scatter_affine, first, dt,
                 ],
                 device=m.device,
             )
 
-        self.in_lanes(launch, list(range(self.lanes)))
+        def scatter(lane: int) -> None:
+            first, count = self.particle_ranges[lane]
+            wp.launch(
+                kernels.p2g_scatter,
+                dim=count,
+                inputs=[
+                    self._grid_origin, self._inv_dx, state.x, self.scatter_mass, self.scatter_velocity, self.scatter_affine,
+                    self.grid_scatter, first, lane,
+                ],
+                device=m.device,
+            )
+
+        self.in_lanes(prepare, self.work_ranges)
+        self.in_lanes(scatter, list(range(self.lanes)))
 
     def node_ranges(self) -> list[tuple[int, int]]:
         """(first thread, thread count) per core over the nodes of the active blocks: each
@@ -193,21 +218,35 @@ class MPMSolver:
     def _g2p(self, state_in: State, state_out: State, control: Control, dt: float) -> None:
         m = self.model
 
-        def launch(particles: tuple[int, int]) -> None:
+        def gather(particles: tuple[int, int]) -> None:
             first, count = particles
             wp.launch(
-                self._transfer.g2p,
+                kernels.g2p_gather,
+                dim=count,
+                inputs=[
+                    self._grid_origin, self._inv_dx, self.grid_velocity_mass, state_in.x, state_in.status, state_in.airborne,
+                    state_out.v, state_out.C, self.stencil_mass, first,
+                ],
+                device=m.device,
+            )
+
+        def finish(particles: tuple[int, int]) -> None:
+            first, count = particles
+            wp.launch(
+                self._transfer.g2p_finish,
                 dim=count,
                 inputs=[
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data, m.particle_body_device,
                     self._grid_origin, self._inv_dx, self._lo, self._hi, self._gravity, control.colliders, self.grid_velocity_mass,
-                    control.body_authority, state_in.x, state_in.v, state_in.F, state_in.phase, state_in.status, state_in.bond, state_in.airborne,
+                    self.stencil_mass, control.body_authority,
+                    state_in.x, state_in.v, state_in.F, state_in.phase, state_in.status, state_in.bond, state_in.airborne,
                     state_out.x, state_out.v, state_out.C, state_out.F, state_out.bond, state_out.airborne, first, dt,
                 ],
                 device=m.device,
             )
 
-        self.in_lanes(launch, self.work_ranges)
+        self.in_lanes(gather, self.work_ranges)
+        self.in_lanes(finish, self.work_ranges)
 
     def max_particle_speed(self, state: State) -> float:
         """Largest particle speed [m/s]."""
@@ -262,18 +301,19 @@ class MPMSolver:
         """
         m = self.model
         if self.sparse_grid:
-            self.block_flags.zero_()
+            self._block_seeds.zero_()
 
             def launch(particles: tuple[int, int]) -> None:
                 first, count = particles
                 wp.launch(
                     kernels.seed_blocks,
                     dim=count,
-                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, state.status, first, self.block_flags],
+                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, state.status, first, self._block_seeds],
                     device=m.device,
                 )
 
             self.in_lanes(launch, self.work_ranges)
+            wp.launch(kernels.spread_blocks, dim=self.block_flags.shape, inputs=[self._block_seeds, self.block_flags], device=m.device)
         else:
             self.block_flags.fill_(1)
         wp.utils.array_scan(self._flat_flags, self._flat_slots, inclusive=True)
