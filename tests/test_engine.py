@@ -164,6 +164,27 @@ def test_active_grid_blocks_change_nothing():
     np.testing.assert_array_equal(v_region, v_full)
 
 
+def test_active_grid_blocks_are_exactly_the_blocks_the_stencils_reach():
+    # A particle's 3×3×3 stencil starts at node base = ⌊(x − origin)/dx − ½⌋ and reaches blocks
+    # base // 4 … (base + 2) // 4 along each axis; the solver must flag those blocks and no others
+    # (an extra block costs a grid clear and update, a missed one loses momentum).
+    sim = make_simulation(_blob_scene((0.0, 0.4, 0.0)))
+    solver, grid = sim.solver, sim.model.grid
+    rng = np.random.default_rng(3)
+    lo, hi = np.asarray(sim.model.domain_lo), np.asarray(sim.model.domain_hi)
+    x = (lo + (hi - lo) * rng.random((sim.model.particle_count, 3)) ** 3).astype(np.float32)
+    sim.state.x.assign(x)
+    solver.activate_blocks(sim.state)
+    g = (x - np.asarray(grid.origin)) / grid.dx
+    base = np.clip((g - 0.5).astype(int), 0, np.asarray(grid.shape) - 3)
+    expected = np.zeros(solver.block_flags.shape, dtype=bool)
+    for corner in np.ndindex(2, 2, 2):
+        blocks = (base + 2 * np.asarray(corner)) // 4
+        expected[blocks[:, 0], blocks[:, 1], blocks[:, 2]] = True
+    np.testing.assert_array_equal(solver.block_flags.numpy() != 0, expected)
+    assert solver.active_block_count == expected.sum()
+
+
 def test_sand_column_settles_into_a_pile_as_in_column_collapse_experiments():
     # Axisymmetric granular column collapse (Lube, Huppert, Sparks & Hallworth 2004, J. Fluid
     # Mech. 508): a column of aspect ratio a = h0/r0 > 1.7 comes to rest with a summit height

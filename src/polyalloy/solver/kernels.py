@@ -114,28 +114,33 @@ def seed_blocks(
     status_in: wp.array(dtype=int),
     first_particle: int,
     # State out:
-    block_seeds_out: wp.array3d(dtype=int),
+    half_block_seeds_out: wp.array3d(dtype=int),
 ):
-    """Flag the block holding each present particle's stencil corner (lanes may race: all
-    write 1). One write per particle; `spread_blocks` adds the blocks the stencil reaches."""
+    """Flag the half-block (2³ nodes) holding each present particle's stencil corner (lanes may
+    race: all write 1). One write per particle; `spread_blocks` turns the seeds into the blocks
+    the stencils reach."""
     p = wp.tid() + first_particle
     if status_in[p] != PRESENT:
         return
     base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
-    block_seeds_out[base[0] // BLOCK, base[1] // BLOCK, base[2] // BLOCK] = 1
+    half_block_seeds_out[base[0] // 2, base[1] // 2, base[2] // 2] = 1
 
 
 @wp.kernel
-def spread_blocks(block_seeds_in: wp.array3d(dtype=int), block_flags_out: wp.array3d(dtype=int)):
-    """A block is active if it or a block below it along any axes holds a stencil corner: a
-    3-node stencil starting in block b reaches at most block b + 1 along each axis."""
+def spread_blocks(half_block_seeds_in: wp.array3d(dtype=int), block_flags_out: wp.array3d(dtype=int)):
+    """Flag the blocks some stencil reaches (a block of BLOCK = 4 nodes is two half-blocks). A
+    stencil with its corner in half-block h covers nodes 2h … 2h + 3 at most along an axis, so
+    it reaches blocks h // 2 … (h + 1) // 2: block b is reached from half-blocks 2b − 1, 2b and
+    2b + 1 along each axis, exactly."""
     i, j, k = wp.tid()
+    shape = half_block_seeds_in.shape
     flag = int(0)
-    for a in range(2):
-        for b in range(2):
-            for c in range(2):
-                if i >= a and j >= b and k >= c:
-                    flag = flag | block_seeds_in[i - a, j - b, k - c]
+    for a in range(3):
+        for b in range(3):
+            for c in range(3):
+                h = wp.vec3i(2 * i - 1 + a, 2 * j - 1 + b, 2 * k - 1 + c)
+                if h[0] >= 0 and h[1] >= 0 and h[2] >= 0 and h[0] < shape[0] and h[1] < shape[1] and h[2] < shape[2]:
+                    flag = flag | half_block_seeds_in[h[0], h[1], h[2]]
     block_flags_out[i, j, k] = flag
 
 
