@@ -128,20 +128,17 @@ def seed_blocks(
 
 @wp.kernel
 def spread_blocks(half_block_seeds_in: wp.array3d(dtype=int), block_flags_out: wp.array3d(dtype=int)):
-    """Flag the blocks some stencil reaches (a block of BLOCK = 4 nodes is two half-blocks). A
-    stencil with its corner in half-block h covers nodes 2h … 2h + 3 at most along an axis, so
-    it reaches blocks h // 2 … (h + 1) // 2: block b is reached from half-blocks 2b − 1, 2b and
-    2b + 1 along each axis, exactly."""
+    """Flag the blocks some stencil reaches (a block of BLOCK = 4 nodes is two half-blocks;
+    block_flags_out starts zeroed). A stencil with its corner in half-block h covers nodes 2h …
+    2h + 3 at most along an axis, so it reaches blocks h // 2 … (h + 1) // 2, exactly."""
     i, j, k = wp.tid()
-    shape = half_block_seeds_in.shape
-    flag = int(0)
-    for a in range(3):
-        for b in range(3):
-            for c in range(3):
-                h = wp.vec3i(2 * i - 1 + a, 2 * j - 1 + b, 2 * k - 1 + c)
-                if h[0] >= 0 and h[1] >= 0 and h[2] >= 0 and h[0] < shape[0] and h[1] < shape[1] and h[2] < shape[2]:
-                    flag = flag | half_block_seeds_in[h[0], h[1], h[2]]
-    block_flags_out[i, j, k] = flag
+    if half_block_seeds_in[i, j, k] == 0:
+        return
+    last = wp.vec3i(block_flags_out.shape[0] - 1, block_flags_out.shape[1] - 1, block_flags_out.shape[2] - 1)
+    for a in range(i // 2, wp.min((i + 1) // 2, last[0]) + 1):
+        for b in range(j // 2, wp.min((j + 1) // 2, last[1]) + 1):
+            for c in range(k // 2, wp.min((k + 1) // 2, last[2]) + 1):
+                block_flags_out[a, b, c] = 1
 
 
 @wp.kernel

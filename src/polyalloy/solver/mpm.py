@@ -313,7 +313,8 @@ class MPMSolver:
                 )
 
             self.in_lanes(launch, self.work_ranges)
-            wp.launch(kernels.spread_blocks, dim=self.block_flags.shape, inputs=[self._half_block_seeds, self.block_flags], device=m.device)
+            self.block_flags.zero_()
+            wp.launch(kernels.spread_blocks, dim=self._half_block_seeds.shape, inputs=[self._half_block_seeds, self.block_flags], device=m.device)
         else:
             self.block_flags.fill_(1)
         wp.utils.array_scan(self._flat_flags, self._flat_slots, inclusive=True)
