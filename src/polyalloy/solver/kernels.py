@@ -119,31 +119,26 @@ def seed_blocks(
     status_in: wp.array(dtype=int),
     first_particle: int,
     # State out:
-    half_block_seeds_out: wp.array3d(dtype=int),
+    block_flags_out: wp.array3d(dtype=int),
 ):
-    """Flag the half-block (2³ nodes) holding each present particle's stencil corner (lanes may
-    race: all write 1). One write per particle; `spread_blocks` turns the seeds into the blocks
-    the stencils reach."""
+    """Flag every block each present particle's 3-node stencil reaches (lanes may race: all
+    write 1). The stencil spans nodes base … base + 2, so along each axis it reaches block
+    base // BLOCK and block (base + 2) // BLOCK (the same one, or the next): eight writes,
+    some repeated, and no branches."""
     p = wp.tid() + first_particle
     if status_in[p] != PRESENT:
         return
     base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
-    half_block_seeds_out[base[0] // 2, base[1] // 2, base[2] // 2] = 1
-
-
-@wp.kernel
-def spread_blocks(half_block_seeds_in: wp.array3d(dtype=int), block_flags_out: wp.array3d(dtype=int)):
-    """Flag the blocks some stencil reaches (a block of BLOCK = 4 nodes is two half-blocks;
-    block_flags_out starts zeroed). A stencil with its corner in half-block h covers nodes 2h …
-    2h + 3 at most along an axis, so it reaches blocks h // 2 … (h + 1) // 2, exactly."""
-    i, j, k = wp.tid()
-    if half_block_seeds_in[i, j, k] == 0:
-        return
-    last = wp.vec3i(block_flags_out.shape[0] - 1, block_flags_out.shape[1] - 1, block_flags_out.shape[2] - 1)
-    for a in range(i // 2, wp.min((i + 1) // 2, last[0]) + 1):
-        for b in range(j // 2, wp.min((j + 1) // 2, last[1]) + 1):
-            for c in range(k // 2, wp.min((k + 1) // 2, last[2]) + 1):
-                block_flags_out[a, b, c] = 1
+    lo = wp.vec3i(base[0] // BLOCK, base[1] // BLOCK, base[2] // BLOCK)
+    hi = wp.vec3i((base[0] + 2) // BLOCK, (base[1] + 2) // BLOCK, (base[2] + 2) // BLOCK)
+    block_flags_out[lo[0], lo[1], lo[2]] = 1
+    block_flags_out[lo[0], lo[1], hi[2]] = 1
+    block_flags_out[lo[0], hi[1], lo[2]] = 1
+    block_flags_out[lo[0], hi[1], hi[2]] = 1
+    block_flags_out[hi[0], lo[1], lo[2]] = 1
+    block_flags_out[hi[0], lo[1], hi[2]] = 1
+    block_flags_out[hi[0], hi[1], lo[2]] = 1
+    block_flags_out[hi[0], hi[1], hi[2]] = 1
 
 
 @wp.kernel

@@ -95,8 +95,6 @@ class MPMSolver:
         block_shape = tuple(-(-n // kernels.BLOCK) for n in shape)
         self.block_flags = wp.zeros(block_shape, dtype=int, device=device)
         """1 for each grid block in `active_blocks`, else 0, shape: blocks along x, y, z."""
-        self._half_block_seeds = wp.zeros(tuple(-(-n // 2) for n in shape), dtype=int, device=device)
-        """1 for each half-block (2³ nodes) holding a present particle's stencil corner, else 0."""
         self._block_slots = wp.zeros(block_shape, dtype=int, device=device)
         """Inclusive prefix sum of block_flags in flat order: a flagged block's slot + 1."""
         self._flat_flags = self.block_flags.flatten()
@@ -301,20 +299,18 @@ class MPMSolver:
         """
         m = self.model
         if self.sparse_grid:
-            self._half_block_seeds.zero_()
+            self.block_flags.zero_()
 
             def launch(particles: tuple[int, int]) -> None:
                 first, count = particles
                 wp.launch(
                     kernels.seed_blocks,
                     dim=count,
-                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, state.status, first, self._half_block_seeds],
+                    inputs=[self._grid_origin, self._inv_dx, wp.vec3i(*m.grid.shape), state.x, state.status, first, self.block_flags],
                     device=m.device,
                 )
 
             self.in_lanes(launch, self.work_ranges)
-            self.block_flags.zero_()
-            wp.launch(kernels.spread_blocks, dim=self._half_block_seeds.shape, inputs=[self._half_block_seeds, self.block_flags], device=m.device)
         else:
             self.block_flags.fill_(1)
         wp.utils.array_scan(self._flat_flags, self._flat_slots, inclusive=True)
