@@ -39,7 +39,7 @@ from . import constitutive as cm
 from .colliders import ColliderData, collider_sdf
 from ..state import DISSOLVED, EVAPORATED, PRESENT
 from .heaters import HeaterData, heats
-from .kernels import BLOCK, block_node, bspline_weights, clear_grid_blocks, stencil_base
+from .kernels import BLOCK, block_node, clear_grid_blocks, stencil
 from .pools import PoolData, pool_at
 
 if TYPE_CHECKING:
@@ -145,10 +145,7 @@ def heat_scatter(
     volume = particle_volume[p]
     carried = wp.vec4(capacity * temperature_in[p], capacity, volume, volume * conductivity(mat, phase))
     grid_shape = wp.vec3i(grid_scatter_out.shape[1], grid_scatter_out.shape[2], grid_scatter_out.shape[3])
-    base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
-    wx = bspline_weights(fx[0])
-    wy = bspline_weights(fx[1])
-    wz = bspline_weights(fx[2])
+    base, fx, wx, wy, wz = stencil(x_in[p], grid_origin, inv_dx, grid_shape)
     for a in range(3):
         for b in range(3):
             for c in range(3):
@@ -381,10 +378,7 @@ def heat_gather(
     if status_inout[p] != PRESENT:
         return
     grid_shape = wp.vec3i(node_delta_in.shape[1], node_delta_in.shape[2], node_delta_in.shape[3])
-    base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
-    wx = bspline_weights(fx[0])
-    wy = bspline_weights(fx[1])
-    wz = bspline_weights(fx[2])
+    base, fx, wx, wy, wz = stencil(x_in[p], grid_origin, inv_dx, grid_shape)
     temperature = temperature_inout[p]
     temperature_before = temperature
     delta = float(0.0)

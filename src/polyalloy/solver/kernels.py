@@ -59,6 +59,14 @@ def bspline_weights(f: float):
 
 
 @wp.func
+def stencil(x: wp.vec3, grid_origin: wp.vec3, inv_dx: float, grid_shape: wp.vec3i):
+    """The 3×3×3 stencil of a particle at x [m]: its corner node, its offset from it [cells], and
+    the B-spline weights of the three nodes along x, y and z."""
+    base, fx = stencil_base(x, grid_origin, inv_dx, grid_shape)
+    return base, fx, bspline_weights(fx[0]), bspline_weights(fx[1]), bspline_weights(fx[2])
+
+
+@wp.func
 def wall_boundary(
     v: wp.vec3, node: wp.vec3, lo: wp.vec3, hi: wp.vec3, dx: float, boundary: int, friction: float
 ):
@@ -238,10 +246,7 @@ def p2g_scatter(
         return
     affine = scatter_affine_in[p]
     grid_shape = wp.vec3i(grid_scatter_out.shape[1], grid_scatter_out.shape[2], grid_scatter_out.shape[3])
-    base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
-    wx = bspline_weights(fx[0])
-    wy = bspline_weights(fx[1])
-    wz = bspline_weights(fx[2])
+    base, fx, wx, wy, wz = stencil(x_in[p], grid_origin, inv_dx, grid_shape)
     # Node momentum m v + affine (x_i − x_p) with x_i − x_p = ((a, b, c) − fx) dx, summed
     # axis by axis: the affine term grows by one column of affine·dx per stencil step.
     dx = 1.0 / inv_dx
@@ -287,10 +292,7 @@ def g2p_gather(
     if status_in[p] != PRESENT or airborne_in[p] == 1:
         return
     grid_shape = wp.vec3i(grid_velocity_mass_in.shape[0], grid_velocity_mass_in.shape[1], grid_velocity_mass_in.shape[2])
-    base, fx = stencil_base(x_in[p], grid_origin, inv_dx, grid_shape)
-    wx = bspline_weights(fx[0])
-    wy = bspline_weights(fx[1])
-    wz = bspline_weights(fx[2])
+    base, fx, wx, wy, wz = stencil(x_in[p], grid_origin, inv_dx, grid_shape)
     # B = Σ w v_i ((a, b, c) − fx)ᵀ, gathered as Σ w v_i, Σ w v_i a, Σ w v_i b, Σ w v_i c; each
     # row of three nodes along z is summed first (its weighted sum and its c-moment).
     total = wp.vec4(0.0)
@@ -796,10 +798,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
             # its velocity and the grid resolves the collision. Matter it moves away from (the
             # shards it burst from, as they land) does not stop it.
             grid_shape = wp.vec3i(grid_velocity_mass_in.shape[0], grid_velocity_mass_in.shape[1], grid_velocity_mass_in.shape[2])
-            base, fx = stencil_base(x, grid_origin, inv_dx, grid_shape)
-            wx = bspline_weights(fx[0])
-            wy = bspline_weights(fx[1])
-            wz = bspline_weights(fx[2])
+            base, fx, wx, wy, wz = stencil(x, grid_origin, inv_dx, grid_shape)
             v_free = v_in[p] + dt * gravity
             x_free, v_free = project_out_of_colliders(x + dt * v_free, v_free, colliders, domain_lo, domain_hi, dt)
             met = float(0.0)
