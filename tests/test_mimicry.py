@@ -252,3 +252,47 @@ def test_a_glitching_body_takes_contact_colours_fading_with_distance_and_keeps_t
     assert deviation(near) >= 0.2 * at_contact_near, f"{deviation(near):.3f} left of {at_contact_near:.3f}"
     sim.step_frame()
     assert np.abs(sim.state.color.numpy() - before).max() > 0.0
+
+
+def _jitter_left(plate: float) -> tuple[float, float]:
+    """A willed 24 cm ball of alloy at 20 °C resting on a plate at `plate` °C (2 cm cells;
+    conduction × 10⁴, so cold freezes it from below within a second). Once a third of it is
+    frozen (at once if nothing freezes), each particle's target moves off by up to 0.3 cells in
+    each axis. Returns the share of that pattern the particles liquid throughout still show
+    5 frames (0.21 s) later, and the body's thermal share then."""
+    data = scene_dict("settle", 1.0, [[-0.3, 0.0, -0.3], [0.3, 0.4, 0.3]], 0.02, fps=24,
+                      heat_transfer_scale=1.0e4, ambient=20.0)
+    data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.12}]
+    data["bodies"] = [{"name": "alloy", "form": "ball", "position": [0.0, 0.05, 0.0], "temperature": 20.0}]
+    data["colliders"] = [{"name": "plate", "shape": "box", "position": [0.0, 0.0, 0.0], "size": [0.6, 0.05, 0.6],
+                          "temperature": plate}]
+    sim = make_simulation(data)
+    while sim.metrics_rows()[0]["frozen_fraction"] < 1.0 / 3.0 and plate < 0.0:
+        sim.step_frame()
+    x = sim.state.x.numpy()
+    jitter = np.random.default_rng(7).uniform(-0.3, 0.3, size=x.shape).astype(np.float32) * 0.02
+    sim.control.targets.assign(sim.control.targets.numpy() + jitter)
+    liquid = np.ones(len(x), dtype=bool)
+    for _ in range(5):
+        sim.step_frame()
+        liquid &= sim.state.phase.numpy() == 1.0
+    gap = sim.control.targets.numpy() - sim.state.x.numpy()
+    # The grid's smooth flow, and the gaps the particles had before, are nearly uncorrelated
+    # with the random offsets: project them out.
+    left = float(np.sum(gap[liquid] * jitter[liquid]) / np.sum(jitter[liquid] ** 2))
+    return left, float(sim.control.thermal_share[0])
+
+
+def test_a_willed_liquid_settles_each_particle_onto_its_own_target_within_a_cell():
+    # The grid moves a cell's particles together, so it cannot undo offsets that differ from
+    # particle to particle within a cell: the sub-cell will (kernels.g2p_finish) closes each gap
+    # at 3/s × the will the particle feels, so the pattern decays at least as fast as
+    # e^(−3 t) = 0.54 after 0.21 s (the grid takes its smooth part too). The will a liquid
+    # particle feels does not fade with the metal frozen elsewhere in its body (T1: the liquid
+    # legs of a man freezing from the head down keep their will), so a ball freezing from below
+    # leaves its liquid top settling as fast as a wholly liquid ball.
+    whole, _ = _jitter_left(20.0)
+    assert whole <= math.exp(-3.0 * 5 / 24), f"{whole:.3f} of the offsets left"
+    freezing, share = _jitter_left(-196.0)
+    assert share < 0.7, f"thermal share {share:.2f}: too little of the ball froze for the test"
+    assert freezing <= math.exp(-3.0 * 5 / 24), f"{freezing:.3f} of the offsets left at thermal share {share:.2f}"

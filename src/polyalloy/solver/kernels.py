@@ -760,6 +760,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         stencil_mass_in: wp.array(dtype=float),
         # Control:
         body_authority: wp.array(dtype=float),
+        body_will: wp.array(dtype=float),
         targets: wp.array(dtype=wp.vec3),
         will_mode: wp.array(dtype=int),
         body_offset: wp.array(dtype=wp.vec3),
@@ -768,6 +769,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
         v_in: wp.array(dtype=wp.vec3),
         F_in: wp.array(dtype=wp.mat33),
         phase_in: wp.array(dtype=float),
+        temperature_in: wp.array(dtype=float),
         status_in: wp.array(dtype=int),
         bond_in: wp.array(dtype=float),
         airborne_in: wp.array(dtype=int),
@@ -859,15 +861,17 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
             # The grid moves the particles of a cell together (its velocities are smooth), so it
             # cannot bring each to its own target within the last cell of the approach: a willed
             # liquid particle within a cell of its target closes that gap directly, at
-            # SUBCELL_WILL_RATE × authority. Without it a risen body spent seconds settling (a
-            # guard at 3 cm: IoU 0.80 1.5 s after the morph, 0.85 after 4 s; with it 0.945 at
-            # 1.5 s). Velocities are untouched, so momentum and kinetic energy are too.
+            # SUBCELL_WILL_RATE × the will it feels on the grid (p2g_prepare's). Without it a risen
+            # body spent seconds settling (a guard at 3 cm: IoU 0.80 1.5 s after the morph, 0.85
+            # after 4 s; with it 0.945 at 1.5 s). Velocities are untouched, so momentum and
+            # kinetic energy are too.
             if material.constitutive == cm.FLUID and not cm.is_frozen(material, phase) and particle_body[p] >= 0:
                 body = particle_body[p]
-                if will_mode[p] == WILL_FORM and body_authority[body] > 0.0:
+                if will_mode[p] == WILL_FORM:
+                    authority = body_will[body] * will_share(material, phase, temperature_in[p])
                     gap = targets[p] + body_offset[body] - x_next
-                    if wp.length_sq(gap) * inv_dx * inv_dx < 1.0:
-                        x_next = x_next + wp.min(body_authority[body] * SUBCELL_WILL_RATE * dt, 1.0) * gap
+                    if authority > 0.0 and wp.length_sq(gap) * inv_dx * inv_dx < 1.0:
+                        x_next = x_next + wp.min(authority * SUBCELL_WILL_RATE * dt, 1.0) * gap
         x_new, v_new = project_out_of_colliders(x_next, v, colliders, domain_lo, domain_hi, dt)
         x_out[p] = x_new
         v_out[p] = v_new
