@@ -66,7 +66,7 @@ def _stefan_scene() -> dict:
     centre = gap + width / 2
     data = scene_dict(
         "stefan", 2.0, [[0.0, -10 * CELL, 0.0], [width + 2 * gap, COLUMN_HEIGHT + gap, width + 2 * gap]], CELL,
-        gravity=[0.0, 0.0, 0.0], heat_transfer_scale=SCALE,
+        gravity=[0.0, 0.0, 0.0], heat_transfer_scale=SCALE, air_heat_transfer=0.0,  # Neumann's column loses no heat sideways
     )
     data["forms"] = [{"name": "column", "shape": "box", "size": [width, COLUMN_HEIGHT, width]}]
     data["bodies"] = [{"name": "slab", "form": "column", "position": [centre, 0.0, centre], "temperature": START_TEMPERATURE, "control": False}]
@@ -112,7 +112,8 @@ def test_two_materials_in_contact_reach_the_calorimetric_temperature():
     # of (solid) steel at 10 °C settles at T = Σ m c T₀ / Σ m c, with no heat gained or lost
     # (1e-5 of the heat exchanged). Conduction × 3·10⁴: the 10 cm blocks' time constant
     # L²/α ≈ 0.12 s, so 0.6 s leaves 0.2 K.
-    data = scene_dict("calorimeter", 0.6, [[-0.2, -0.2, -0.2], [0.2, 0.2, 0.2]], 0.02, gravity=[0.0, 0.0, 0.0], heat_transfer_scale=3.0e4)
+    data = scene_dict("calorimeter", 0.6, [[-0.2, -0.2, -0.2], [0.2, 0.2, 0.2]], 0.02, gravity=[0.0, 0.0, 0.0], heat_transfer_scale=3.0e4,
+                      air_heat_transfer=0.0)
     data["forms"] = [{"name": "block", "shape": "box", "size": [0.1, 0.1, 0.1]}]
     data["bodies"] = [
         {"name": "hot", "form": "block", "position": [-0.05, -0.05, 0.0], "temperature": 60.0, "control": False},
@@ -139,6 +140,36 @@ def test_two_materials_in_contact_reach_the_calorimetric_temperature():
     assert abs(heat() - start) <= 1e-5 * exchanged
     assert np.all(np.abs(temperature - settled) < 1.0), (temperature.min(), temperature.max(), settled)
 
+
+
+def test_a_hot_ball_in_air_cools_by_newtons_law():
+    # Newton's law of cooling for a lumped body (Biot number hR/k = 0.04 ≪ 1, so its inside
+    # stays near one temperature): T − T_air = (T₀ − T_air) e^(−t h A / (m c)), A = 4πR².
+    # A 20 cm ball of liquid alloy at 300 °C floats (no gravity) in air at 20 °C with
+    # h = 6.4·10⁴ W/(m²·K) (an artificial air, to cool it in a second; conduction × 10⁴ keeps it
+    # lumped): rate 3h / (ρ c R) = 1.0 /s. The mean temperature follows within 5 % of the excess
+    # at 0.5 and 1 s, and the heat the air took equals the matter's enthalpy change to 1e-5.
+    h = 6.4e4
+    data = scene_dict("cooling", 1.0, [[-0.3, -0.3, -0.3], [0.3, 0.3, 0.3]], 0.02, gravity=[0.0, 0.0, 0.0],
+                      heat_transfer_scale=1.0e4, ambient=20.0, air_heat_transfer=h)
+    data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.1}]
+    data["bodies"] = [{"name": "ball", "form": "ball", "position": [0.0, -0.1, 0.0], "temperature": 300.0, "control": False}]
+    sim = make_simulation(data)
+    mass = sim.model.particle_mass.numpy().astype(np.float64)
+    radius = (3.0 * sim.model.particle_volume.numpy().astype(np.float64).sum() / (4.0 * math.pi)) ** (1.0 / 3.0)
+    rate = h * 4.0 * math.pi * radius**2 / (mass.sum() * ALLOY.heat_capacity_liquid)
+
+    def enthalpy() -> float:
+        return float(np.dot(mass, thermal.specific_enthalpy(ALLOY, sim.state.temperature.numpy(), sim.state.phase.numpy())))
+
+    start = enthalpy()
+    for t in (0.5, 1.0):
+        while sim.time < t - 1e-9:
+            sim.step_frame()
+        excess = float(np.dot(mass, sim.state.temperature.numpy())) / mass.sum() - 20.0
+        assert excess == pytest.approx(280.0 * math.exp(-rate * t), rel=0.05), f"at {t} s"
+    assert sim.heat.heat_in < 0.0
+    assert abs(enthalpy() - start - sim.heat.heat_in) <= 1e-5 * abs(sim.heat.heat_in)
 
 def _ball_on_plate(temperature: float, plate: float, control: bool, scale: float, duration: float) -> dict:
     data = scene_dict("freeze", duration, [[-0.3, 0.0, -0.3], [0.3, 0.45, 0.3]], 0.025, fps=24, heat_transfer_scale=scale, ambient=plate)

@@ -117,6 +117,8 @@ class Model:
     """Ambient temperature [°C]: the domain walls are held at it."""
     heat_transfer_scale: float = 1.0
     """Factor on every thermal conductivity [-] (the film freezes a man in seconds)."""
+    air_heat_transfer: float = 10.0
+    """Heat transfer coefficient between matter and the air around it [W/(m²·K)]."""
     meshes: list = field(default_factory=list)
     """wp.Mesh and wp.Volume objects the colliders refer to, kept alive for the run."""
     emitter_slices: list[tuple[str, slice, float]] = field(default_factory=list)

@@ -506,6 +506,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
         emissions=emissions,
         emitter_slices=emitter_slices,
         heat_transfer_scale=float(settings.heat_transfer_scale),
+        air_heat_transfer=float(settings.air_heat_transfer),
         sampleable=sampleable,
         pools=wp.array(
             [pool_data(p.region.lo, p.region.hi, p.temperature, _exchange(p.heat_transfer_scale, settings.heat_transfer_scale), scene_material(p.material, settings), p.start, p.stop)

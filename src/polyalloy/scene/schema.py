@@ -192,6 +192,13 @@ class SceneSettings(_Spec):
         ge=0,
         description="Factor on every thermal conductivity (dimensionless); >1 speeds heat transfer up.",
     )
+    air_heat_transfer: float = Field(
+        10.0,
+        ge=0,
+        description="Heat transfer coefficient between matter and the still air around it [W/(m²·K)] "
+        "(natural convection: 5–25), toward scene.ambient. heat_transfer_scale does not multiply it: the "
+        "film's fast freeze is by contact, while metal in air takes hours to change temperature. 0: no air.",
+    )
     cfl: float = Field(
         0.4,
         gt=0,

@@ -11,8 +11,11 @@ The stages mirror the MPM substep (notes/thermal.md, coupling "A"):
    well. Nodes on or inside a collider, in a pool's bath (less than half full of matter: the
    matter displaces the bath), and on or beyond a domain wall, are *held* at that temperature, like an MPM velocity boundary: their neighbours exchange heat with
    them over a full cell (conductance k·dx·φ of the neighbour), and their particles are pushed
-   to the surface temperature (ΔTᵢ = T_s − Tᵢ). Every transfer is written as a node energy
-   change ΔEᵢ, so heat is conserved to round-off; what the held nodes give is counted as heat in.
+   to the surface temperature (ΔTᵢ = T_s − Tᵢ). Where matter meets free air it exchanges
+   heat with it by Newton's law of cooling, h·A·(T_ambient − Tᵢ), with A = |∇φ̂| dx³ the free
+   surface in the node's cell (coarea formula; φ̂ = min(φ / 0.9, 1), 1 at solids and walls).
+   Every transfer is written as a node energy change ΔEᵢ, so heat is conserved to round-off;
+   what the held nodes and the air give is counted as heat in.
 4. **Gather.** A particle's specific enthalpy grows by c·Σ w ΔTᵢ with ΔTᵢ = ΔEᵢ / Σ w m c, so
    Σ m Δh = Σ ΔEᵢ exactly, plus a relaxation toward its nodes' temperatures that sums to zero
    node by node and carries a share of the conduction (see `heat_gather`). Temperature and phase follow from the new enthalpy
@@ -49,6 +52,11 @@ if TYPE_CHECKING:
     from .mpm import MPMSolver
 
 wp.set_module_options({"enable_backward": False})
+
+AIR_FULL_FILL = wp.constant(0.9)
+# Fill φ [-] above which a node counts as full for the free-surface area: inside a liquid the
+# fill scatters by ±0.02–0.04 about 1, and counting that as surface would cool the interior
+# directly; with 0.9 a ball's summed area is within 3 % of 4πR² at 2–4 cm cells.
 
 
 @wp.func
@@ -207,6 +215,7 @@ def heat_exchange(
     domain_lo: wp.vec3,
     domain_hi: wp.vec3,
     ambient: float,
+    air_heat_transfer: float,
     conductivity_scale: float,
     subcell_share: float,
     colliders: wp.array(dtype=ColliderData),
@@ -226,10 +235,11 @@ def heat_exchange(
 ):
     """Into node_delta_out[0, node]: (ΔT [K] over dt [s], β, 0, 0), with β the fraction of the gap
     to the node temperature its particles close (see `heat_gather`); the heat [J] the held
-    surfaces gave is added to heat_in_out[lane].
+    surfaces and the air gave is added to heat_in_out[lane].
 
     Of each node's conduction, `subcell_share` is carried by the particle relaxation β and the
-    rest by the grid's conductances."""
+    rest by the grid's conductances. Where matter meets free air it exchanges heat with it at
+    `air_heat_transfer` [W/(m²·K)] toward `ambient` (Newton's law of cooling)."""
     node = block_node(active_blocks, wp.tid() + first_thread)
     i = node[0]
     j = node[1]
@@ -261,11 +271,16 @@ def heat_exchange(
     k_grid = (1.0 - subcell_share) * k_here
     flow = float(0.0)
     surface_flow = float(0.0)
+    # Matter's filling of each neighbour (1 for a solid or a wall: no air there), for the area of
+    # free surface in this node's cell, |∇φ| dx³ (the coarea formula).
+    matter_gradient = wp.vec3(0.0)
     for n in range(6):
         offset = wp.vec3i(0)
         offset[n // 2] = 2 * (n % 2) - 1
+        side = float(2 * (n % 2) - 1)
         nb = node + offset
         if nb[0] < 0 or nb[1] < 0 or nb[2] < 0 or nb[0] >= shape[0] or nb[1] >= shape[1] or nb[2] >= shape[2]:
+            matter_gradient[n // 2] += side
             continue
         there = wp.vec4(0.0)
         if node_is_active(block_flags, nb[0], nb[1], nb[2]):
@@ -282,12 +297,17 @@ def heat_exchange(
         if nb_exchange > 0.0:
             # A held surface node exchanges over a full cell with this node's own skin.
             surface_flow += nb_exchange * k_grid * dx * fill * (nb_temperature - here[0])
+            matter_gradient[n // 2] += side
         elif there[1] > 0.0:
             k_there = (1.0 - subcell_share) * conductivity_scale * there[3]
             k_face = 2.0 * k_grid * k_there / wp.max(k_grid + k_there, 1.0e-30)
             flow += k_face * dx * wp.min(fill, wp.min(there[2], 1.0)) * (there[0] - here[0])
-    wp.atomic_add(heat_in_out, lane, dt * surface_flow)
-    node_delta_out[0, i, j, k] = wp.vec4(dt * (flow + surface_flow) / capacity, relax, 0.0, 0.0)
+            matter_gradient[n // 2] += side * wp.min(there[2] / AIR_FULL_FILL, 1.0)
+    # Newton cooling over the free surface in this cell, at most all the way to ambient.
+    air_area = 0.5 * dx * dx * wp.length(matter_gradient)
+    air_delta = wp.min(dt * air_heat_transfer * air_area / capacity, 1.0) * (ambient - here[0])
+    wp.atomic_add(heat_in_out, lane, dt * surface_flow + capacity * air_delta)
+    node_delta_out[0, i, j, k] = wp.vec4(dt * (flow + surface_flow) / capacity + air_delta, relax, 0.0, 0.0)
 
 
 @wp.kernel
@@ -497,7 +517,7 @@ class HeatSolver:
         self.max_dt = self.SAFETY * thermal.diffusion_time_step(model.materials, model.grid.dx, fastest)
         """Longest heat step [s] (explicit stability)."""
         self.heat_in = 0.0
-        """Heat the held surfaces (colliders, walls and baths) have given the matter so far [J]."""
+        """Heat the held surfaces (colliders, walls and baths) and the air have given the matter so far [J]."""
         self._heat_in_lanes = wp.zeros(mpm.cores, dtype=float, device=model.device)
         self._froze = wp.zeros(len(model.materials), dtype=int, device=model.device)
         self._node_held = wp.zeros(model.grid.shape, dtype=wp.vec2, device=model.device)
@@ -577,7 +597,7 @@ class HeatSolver:
             first, count = node_ranges[lane]
             wp.launch(
                 heat_exchange, dim=count,
-                inputs=[origin, m.grid.dx, lo, hi, m.ambient, m.heat_transfer_scale, self.SUBCELL_SHARE, control.colliders, m.pools, control.time,
+                inputs=[origin, m.grid.dx, lo, hi, m.ambient, m.air_heat_transfer, m.heat_transfer_scale, self.SUBCELL_SHARE, control.colliders, m.pools, control.time,
                         node_thermal, self._node_held, mpm.block_flags, mpm.active_blocks, first, lane, dt, mpm.grid_scatter, self._heat_in_lanes],
                 device=m.device,
             )
