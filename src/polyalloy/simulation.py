@@ -351,7 +351,7 @@ class Simulation:
         targets, will = self.control.snapshot()
         meta = {
             "frame": self.frame, "particle_count": self.model.particle_count, "scene_sha256": self._scene_digest(),
-            "lanes": self.solver.lanes, "will": will,
+            "lanes": self.solver.lanes, "will": will, "heat_in": self.heat.heat_in,
         }
         held = {"hold_mask": self.control.hold_mask, "home_targets": self.control.home_targets,
                 "hold_velocity": self.control.hold_velocity.numpy(), "form_colors": self.control.form_colors.numpy()}
@@ -375,6 +375,7 @@ class Simulation:
         self.control.form_colors.assign(arrays["form_colors"])
         self.control.hold_velocity.assign(arrays["hold_velocity"])
         self.control.hold_epoch = float(meta["hold_epoch"])
+        self.heat.heat_in = float(meta.get("heat_in", 0.0))
         self.timeline.skip_to(self.time)
 
     def run(self, out: str | Path, **options) -> Path:
