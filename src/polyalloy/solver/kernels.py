@@ -104,8 +104,14 @@ per substep (the prototype's 5 %, notes/mimetic-control.md)."""
 
 
 SUBCELL_WILL_RATE = wp.constant(3.0)
-"""Rate [1/s] at which a fully willed liquid particle within a cell of its target closes the gap
-directly (see g2p_finish)."""
+"""Rate [1/s] at which a fully willed liquid particle within SUBCELL_WILL_REACH of its target
+closes the gap directly (see g2p_finish)."""
+
+SUBCELL_WILL_REACH = wp.constant(2.0)
+"""Distance [cells] from its target within which the sub-cell will acts: the B-spline stencil's
+width (3 nodes), over which the grid averages a lone particle's pull with its neighbours'. Within
+one cell only, stragglers 2–4 cm outside a settled man at a 2 cm cell stayed there for good, and
+the body never got back to one fragment."""
 
 
 @wp.func
@@ -858,9 +864,9 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
                     v = v_surface
         x_next = x + dt * v
         if wp.static(has_fluid):
-            # The grid moves the particles of a cell together (its velocities are smooth), so it
-            # cannot bring each to its own target within the last cell of the approach: a willed
-            # liquid particle within a cell of its target closes that gap directly, at
+            # The grid moves the particles of a stencil together (its velocities are smooth), so it
+            # cannot bring each to its own target within the last cells of the approach: a willed
+            # liquid particle within SUBCELL_WILL_REACH of its target closes that gap directly, at
             # SUBCELL_WILL_RATE × the will it feels on the grid (p2g_prepare's). Without it a risen
             # body spent seconds settling (a guard at 3 cm: IoU 0.80 1.5 s after the morph, 0.85
             # after 4 s; with it 0.945 at 1.5 s). Velocities are untouched, so momentum and
@@ -870,7 +876,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
                 if will_mode[p] == WILL_FORM:
                     authority = body_will[body] * will_share(material, phase, temperature_in[p])
                     gap = targets[p] + body_offset[body] - x_next
-                    if authority > 0.0 and wp.length_sq(gap) * inv_dx * inv_dx < 1.0:
+                    if authority > 0.0 and wp.length_sq(gap) * inv_dx * inv_dx < SUBCELL_WILL_REACH * SUBCELL_WILL_REACH:
                         x_next = x_next + wp.min(authority * SUBCELL_WILL_RATE * dt, 1.0) * gap
         x_new, v_new = project_out_of_colliders(x_next, v, colliders, domain_lo, domain_hi, dt)
         x_out[p] = x_new
