@@ -873,7 +873,7 @@ def build_transfer_kernels(constitutives: frozenset[int]) -> TransferKernels:
             # kinetic energy are too.
             if material.constitutive == cm.FLUID and not cm.is_frozen(material, phase) and particle_body[p] >= 0:
                 body = particle_body[p]
-                if will_mode[p] == WILL_FORM:
+                if will_mode[p] == WILL_FORM and body_will[body] > 0.0:
                     authority = body_will[body] * will_share(material, phase, temperature_in[p])
                     gap = targets[p] + body_offset[body] - x_next
                     if authority > 0.0 and wp.length_sq(gap) * inv_dx * inv_dx < SUBCELL_WILL_REACH * SUBCELL_WILL_REACH:
