@@ -72,7 +72,7 @@ def stage_figures(rows: list[dict[str, str]], slugs_at: float) -> dict[str, str]
             f"{value(before, 'frozen_fraction'):.3f} / {value(before, 'authority'):.3f} / {value(before, 'kinetic_energy'):.2f} at {before['time']} s",
         "T2 solid pieces (most)": str(max(int(r["solid_pieces"]) for r in body)),
         "T3 nitrogen all boiled at [s]": boiled,
-        "T4 99 % in one piece at [s]": body[fused]["time"] if fused is not None else "never",
+        "T4 95 % in one piece at [s]": body[fused]["time"] if fused is not None else "never",
         "T4 best IoU re-formed, before the slugs": f"{max(reformed):.2f}" if reformed else "never",
         "T6 best IoU per form in the throes": ", ".join(f"{k} {v:.2f}" for k, v in throes.items()),
         "T6 99 % dissolved at [s]": dissolved,
