@@ -324,23 +324,39 @@ def test_a_frozen_man_stands_where_his_feet_froze():
     assert row["kinetic_energy"] < 1e-5 * row["mass"] * 9.81 * 0.9
 
 
-def test_a_body_frozen_to_the_floor_walks_no_further():
-    # T1: "his frozen feet stick to the frosted floor". A willed ball told to walk 15 cm over
-    # 0.8 s gets there on a plate at its own temperature; on a plate at −196 °C its underside
-    # freezes onto the plate (rooted, solver.pieces) within a few frames, and from then on its
-    # move stands still: its pose gets less than a fifth of the way.
-    def walked(plate: float) -> tuple[float, bool]:
-        data = _ball_on_plate(20.0, plate, True, 1.0e4, 1.0)
-        data["events"] = [{"do": "move", "at": 0.1, "body": "t1000", "to": [0.15, 0.05, 0.0], "over": 0.8}]
-        sim = make_simulation(data)
-        while sim.frame < sim.frame_count:
-            sim.step_frame()
-        return float(sim.control.offsets[0][0]), bool(sim.control.rooted[0])
-
-    warm, warm_rooted = walked(20.0)
-    cold, cold_rooted = walked(-196.0)
-    assert warm == pytest.approx(0.15) and not warm_rooted
-    assert cold < 0.03 and cold_rooted
+def test_his_efforts_to_walk_break_off_his_frozen_legs_which_stay_stuck_to_the_floor():
+    # T1: "its feet keep sticking to the floor. Its continuous efforts to walk cause the legs to
+    # break off" (../seeds, the steel mill). A man at 20 °C told to walk 0.6 m across a −196 °C
+    # plate: the frost holds his feet (solver.pieces) and climbs his legs; his will strains on
+    # against them (Control.set_time), the frozen metal breaks where the moving liquid pulls on
+    # it, and he walks on without his frozen shins. Figure: ≥ 2 solid pieces broken off below
+    # the knees: pieces of bonded frozen metal every particle of which started below his knee
+    # joint, still where they froze (moved < 10 cm on average: the pull bends a shin ~5 cm
+    # before it breaks), while the rest of him has walked on ≥ 0.3 m.
+    data = scene_dict("freeze", 2.0, [[-1.0, 0.0, -0.8], [2.0, 2.2, 0.8]], 0.05, fps=20, heat_transfer_scale=1.5e4, ambient=-196.0)
+    data["forms"] = [{"name": "man", "shape": "humanoid", "height": 1.8}]
+    data["bodies"] = [{"name": "t1000", "form": "man", "position": [0.0, 0.05, 0.0], "temperature": 20.0}]
+    data["colliders"] = [{"name": "plate", "shape": "box", "position": [0.5, 0.0, 0.0], "size": [3.0, 0.05, 1.6], "temperature": -196.0}]
+    data["events"] = [{"do": "move", "at": 0.2, "body": "t1000", "to": [0.8, 0.05, 0.0], "over": 2.0}]
+    sim = make_simulation(data)
+    knee = sim.forms["man"].joints["knee_l"][1] + 0.05
+    start = sim.state.x.numpy().copy()
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+    x = sim.state.x.numpy()
+    solid = (sim.state.phase.numpy() < 0.5) & (sim.state.bond.numpy() > 0.0)
+    labels = metrics.piece_labels(x[solid], sim.model.bodies[0].spacing)
+    left_behind = np.zeros(len(x), dtype=bool)
+    broken_off = 0
+    for piece in range(labels.max() + 1):
+        members = np.flatnonzero(solid)[labels == piece]
+        below_knees = np.all(start[members, 1] < knee)
+        stuck = np.linalg.norm(x[members] - start[members], axis=1).mean() < 0.1
+        if len(members) >= metrics.MIN_PIECE_PARTICLES and below_knees and stuck:
+            broken_off += 1
+            left_behind[members] = True
+    assert broken_off >= 2
+    assert x[~left_behind, 0].mean() - start[~left_behind, 0].mean() >= 0.3
 
 
 def test_the_cold_weakens_only_the_metal_it_freezes_and_heat_the_whole_body():

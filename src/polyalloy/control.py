@@ -79,9 +79,6 @@ class Control:
         this)."""
         self.heat_share = np.ones(len(bodies), dtype=np.float32)
         """Share of each body's will its heat alone leaves it [0, 1] (host), set each frame."""
-        self.rooted = np.zeros(len(bodies), dtype=bool)
-        """Per body: whether frost holds a piece of it to a surface (solver.pieces), set each
-        frame (host). A rooted body cannot walk: its moves stand still."""
         self.form_colors = wp.array(np.asarray(initial_colors, dtype=np.float32), dtype=wp.vec3, device=device)
         """Each particle's colour in its body's current form (RGB in [0, 1]), which the body
         wills its colour back to (particle count,)."""
@@ -310,7 +307,7 @@ class Control:
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
             "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
-            "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(), "rooted": self.rooted.tolist(),
+            "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(),
             "heat_share": self.heat_share.tolist(),
             "throes_start": [None if np.isnan(t) else float(t) for t in self.throes_start],
             "throes_stage": self.throes_stage.tolist(),
@@ -329,7 +326,6 @@ class Control:
         self.authority = np.asarray(data["authority"], dtype=np.float32)
         self.trauma = np.asarray(data["trauma"], dtype=float)
         self.thermal_share = np.asarray(data["thermal_share"], dtype=np.float32)
-        self.rooted = np.asarray(data.get("rooted", np.zeros(len(self.forms))), dtype=bool)
         self.heat_share = np.asarray(data.get("heat_share", np.ones(len(self.forms))), dtype=np.float32)
         self.library = [list(forms) for forms in data["library"]]
         self.turns = np.asarray(data["turns"], dtype=float)
@@ -351,14 +347,16 @@ class Control:
 
     def set_time(self, time: float) -> None:
         """Move kinematic colliders and moving forms to their pose at `time` [s]. A move advances
-        at its body's pace: its thermal share of its will (a freezing body slows and stiffens),
-        and none while frost roots it to a surface."""
+        at its body's pace: its thermal share of its will (a freezing body slows and stiffens).
+        Frost holding its feet to a surface does not stop it: it strains on against them, and
+        its frozen legs break off and stay stuck there (T1's "its continuous efforts to walk
+        cause the legs to break off")."""
         elapsed = max(time - self.time, 0.0)
         self.time = time
         if self._moves:
             rates = np.zeros_like(self.offsets)
             for body, move in list(self._moves.items()):
-                pace = 0.0 if self.rooted[body] else float(self.thermal_share[body])
+                pace = float(self.thermal_share[body])
                 if time - move.lag > move.start:
                     move.lag += elapsed * (1.0 - pace)
                 self.offsets[body], rate = move.offset(time)

@@ -155,7 +155,6 @@ class Simulation:
             wall += wallclock.perf_counter() - t0
         self.solver.check_finite(self.state)
         self.control.set_thermal_share(*self._thermal_shares())
-        self.control.rooted = self.solver.pieces.rooted_bodies()
         self.control.recover(self.frame_dt)
         self.frame += 1
         self.applied_events += self.touch.sample(self.state, self.control, self.time)

@@ -61,11 +61,6 @@ the surface (root mean square) [m/s]: frost bonds form on contact at rest, and a
 block or a landing shard spends its motion in its impact first."""
 
 
-ROOTING_SHARE = 0.02
-"""Share of a body's particles surfaces must hold in its frozen pieces to root it [-] (a
-humanoid's feet are ~6 % of him)."""
-
-
 @wp.kernel
 def piece_sums(
     piece: wp.array(dtype=int),
@@ -167,8 +162,6 @@ class FrozenPieces:
         self._freezes = any(material.freezes for material in model.materials)
         self._slices = [(body.particle_slice, body.spacing) for body in model.bodies]
         self._slices += [(sl, spacing) for _, sl, spacing in model.emitter_slices]
-        self._piece_body = np.zeros(0, dtype=np.int64)
-        self._piece_size = np.zeros(0, dtype=np.int64)
         self._allocate(1)
 
     def _allocate(self, count: int) -> None:
@@ -193,43 +186,30 @@ class FrozenPieces:
         if not np.any(bond > 0.0):
             if self.count:
                 self.piece.fill_(-1)
-                self._set_pieces(0, [], [])
+                self._set_pieces(0)
             return
         status, phase, airborne = state.status.numpy(), state.phase.numpy(), state.airborne.numpy()
         solid = (status == PRESENT) & (airborne == 0) & (bond > 0.0) & (phase < 0.5)
         piece = np.full(self.model.particle_count, -1, dtype=np.int32)
         x = state.x.numpy()
-        owners, sizes = [], []
-        for owner, (sl, spacing) in enumerate(self._slices):
+        count = 0
+        for sl, spacing in self._slices:
             index = np.arange(sl.start, sl.stop)[solid[sl]]
             if len(index) < metrics.MIN_PIECE_PARTICLES:
                 continue
             labels = metrics.piece_labels(x[index], spacing)
             size = np.bincount(labels)
             kept = size >= metrics.MIN_PIECE_PARTICLES
-            numbering = np.where(kept, len(sizes) + np.cumsum(kept) - 1, -1).astype(np.int32)
+            numbering = np.where(kept, count + np.cumsum(kept) - 1, -1).astype(np.int32)
             piece[index] = numbering[labels]
-            owners += [owner] * int(kept.sum())
-            sizes += size[kept].tolist()
+            count += int(kept.sum())
         self.piece.assign(piece)
-        self._set_pieces(len(sizes), owners, sizes)
+        self._set_pieces(count)
 
-    def _set_pieces(self, count: int, owners: list[int], sizes: list[int]) -> None:
+    def _set_pieces(self, count: int) -> None:
         self.count = count
-        self._piece_body = np.asarray(owners, dtype=np.int64)
-        self._piece_size = np.asarray(sizes, dtype=np.int64)
         if count > self.held.shape[0]:
             self._allocate(count)
-
-    def rooted_bodies(self) -> np.ndarray:
-        """Per body of the model: whether surfaces held at least ROOTING_SHARE of its particles
-        in pieces in the last substep (its frozen feet, not a stray shard)."""
-        bodies = self.model.bodies
-        held_particles = np.zeros(len(self._slices))
-        if self.count:
-            np.add.at(held_particles, self._piece_body, self._piece_size * (self.held.numpy()[: self.count] == 1))
-        particles = np.array([body.particle_slice.stop - body.particle_slice.start for body in bodies])
-        return held_particles[: len(bodies)] >= ROOTING_SHARE * particles
 
     def hold(self, state: State, colliders: wp.array, work_ranges: list[tuple[int, int]], in_lanes) -> None:
         """Hold every piece of `state` that a surface holds (its velocities and C, in place)."""
