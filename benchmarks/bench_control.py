@@ -29,18 +29,10 @@ def _scene(cell: float) -> Scene:
     }, base_dir=".")
 
 
-def _set_authority(sim: Simulation, authority: float) -> None:
-    """Give the body `authority` on the device: the effective authority and the will the
-    transfer kernels pull with (both, as Control uploads them)."""
-    sim.control.authority[:] = authority
-    sim.control.body_authority.assign(sim.control.effective_authority)
-    sim.control.body_will.assign(sim.control.authority * sim.control.heat_share)
-
-
 def _time_substeps(sim: Simulation, authority: float, substeps: int, dt: float, start: dict) -> float:
     """Seconds for `substeps` substeps from state `start` at `authority`."""
     sim.state.assign(start)
-    _set_authority(sim, authority)
+    sim.control.set_authority(authority)
     states = [sim.state, sim._states[1]]
     t0 = time.perf_counter()
     for _ in range(substeps):
@@ -65,7 +57,7 @@ def main() -> None:
         for _ in range(args.rounds):
             willed.append(_time_substeps(sim, 1.0, args.substeps, stats.dt, start))
             passive.append(_time_substeps(sim, 0.0, args.substeps, stats.dt, start))
-        _set_authority(sim, 1.0)
+        sim.control.set_authority(1.0)
         t0 = time.perf_counter()
         sim.touch.sample(sim.state, sim.control, sim.time)
         sim.reach.update(sim.state.x.numpy(), sim.state.v.numpy(), sim.control, sim.time, skip=sim.reforming.gathering)

@@ -263,6 +263,11 @@ class Control:
             if body.control and scar > self.glitch[b]:
                 self.set_glitch(b, scar)
 
+    def set_authority(self, authority: float | np.ndarray) -> None:
+        """Set every body's authority [0, 1] (or each body's, from an array) and upload it."""
+        self.authority[:] = authority
+        self._upload_authority()
+
     def _upload_authority(self) -> None:
         self.body_authority.assign(self.effective_authority)
         self.body_will.assign((self.authority * self.heat_share).astype(np.float32))

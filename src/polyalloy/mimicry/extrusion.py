@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .forms import Form, as_points
+from .forms import BLADE_TIP_WIDTHS, Form, as_points
 from .humanoid import Humanoid
 from .sampling import estimate_volume
 
-TIP_WIDTHS = 1.5
-"""Length of the blade's point in widths (forms.Blade's default). A point as long as a third of a
-2 cm needle held less than one particle's volume in the needle's last 10 % (~0.4 at a 2 cm cell),
-so no metal could fill it: the needle's tip reached 0.885 of its length."""
-
 TIP_FRACTION = 1.0 / 3.0
-"""Longest part of the blade's length over which it tapers to its point."""
+"""Longest part of the blade's length over which it tapers to its point. Its point is otherwise
+BLADE_TIP_WIDTHS widths long, as the blade form's: a point as long as a third of a 2 cm needle
+held less than one particle's volume in the needle's last 10 % (~0.4 at a 2 cm cell), so no
+metal could fill it and the needle's tip reached 0.885 of its length."""
 
 BLADE_COLOR = np.array([0.82, 0.84, 0.88], dtype=np.float32)
 """Polished steel: the blade wears no clothes."""
@@ -48,7 +46,7 @@ class Extrusion(Form):
         self.through = np.cross(self.axis, self.across)
         """Unit direction of the blade's thickness."""
         self.length, self.width, self.thickness = float(length), float(width), float(thickness)
-        self.tip_length = min(TIP_WIDTHS * max(self.width, self.thickness), TIP_FRACTION * self.length)
+        self.tip_length = min(BLADE_TIP_WIDTHS * max(self.width, self.thickness), TIP_FRACTION * self.length)
         """Length of the tapered point [m]."""
         self.part_names = (*base.part_names, "blade")
         self.part_colors = np.vstack([base.part_colors, BLADE_COLOR])

@@ -389,6 +389,10 @@ class Torus(Form):
         return 2.0 * math.pi**2 * self.major_radius * self.minor_radius**2
 
 
+BLADE_TIP_WIDTHS = 1.5
+"""Default length of a blade's tapered point, in widths [-]."""
+
+
 class Blade(Form):
     """Flat, pointed, double-edged blade standing along y, point up.
 
@@ -409,7 +413,7 @@ class Blade(Form):
 
     def __init__(self, name: str, length: float, width: float, thickness: float,
                  tip_length: float | None = None, color=None, colors=None):
-        tip = min(1.5 * width, 0.5 * length) if tip_length is None else float(tip_length)
+        tip = min(BLADE_TIP_WIDTHS * width, 0.5 * length) if tip_length is None else float(tip_length)
         if tip > length:
             raise FormError(f"form {name!r} (shape 'blade'): tip_length ({tip} m) must not exceed length ({length} m)")
         super().__init__(name, color, colors)
