@@ -92,3 +92,28 @@ def test_a_collider_shaped_like_a_form_keeps_liquid_out():
     assert worst >= -(TOLERANCE + 3.0 * h**2 / (8.0 * radius)), f"a particle was {-worst * 1000:.2f} mm inside the solid"
     # The slug reached the ball (the test is not vacuous): some water ended within a cell of it.
     assert worst < 0.02
+
+
+def test_liquid_sliding_along_the_floor_never_creeps_under_a_solid_standing_on_it():
+    # The walls hold matter on the floor at y = 0 exactly, where a box standing on the floor
+    # has its bottom face. A particle there is on the solid's surface, not inside it, so a
+    # push out through the nearest face would leave it be and let it slide on under the box.
+    # The reference is geometric: nothing may be inside the box's footprint below its top
+    # (the solid with its floor face carried down through the floor).
+    half, top = np.array([0.15, 0.0, 0.2]), 0.15  # the box: x 0…0.3, y 0…0.15, z ±0.2 m
+    data = scene_dict("slide", 0.6, [[-0.5, 0.0, -0.3], [0.5, 0.4, 0.3]], 0.02, fps=50, walls="separate")
+    data["forms"] = [{"name": "slick", "shape": "box", "size": [0.3, 0.04, 0.3]}]
+    data["bodies"] = [{"name": "slick", "material": "water", "form": "slick", "position": [-0.3, 0.03, 0.0], "velocity": [3.0, 0.0, 0.0], "control": False}]
+    data["colliders"] = [{"name": "block", "shape": "box", "position": [0.15, 0.0, 0.0], "size": [0.3, top, 0.4], "boundary": "separate"}]
+    sim = make_simulation(data)
+    worst = np.inf
+    at_floor = 0
+    for _ in range(sim.frame_count):
+        sim.step_frame()
+        x = sim.state.x.numpy().astype(np.float64)
+        under = np.max(np.stack([np.abs(x[:, 0] - 0.15) - half[0], x[:, 1] - top, np.abs(x[:, 2]) - half[2]]), axis=0)
+        worst = min(worst, float(under.min()))
+        at_floor = max(at_floor, int(np.count_nonzero((x[:, 1] < 1e-6) & (x[:, 0] > -0.03))))
+    assert worst >= -TOLERANCE, f"a particle was {-worst * 1000:.1f} mm inside the box or under it"
+    # Not vacuous: water lay on the floor against the box's face.
+    assert at_floor > 0
