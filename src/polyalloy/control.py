@@ -139,6 +139,10 @@ class Control:
         """Each body's stage of re-forming after a shatter (REFORM_NONE … REFORM_RISE)."""
         self.reform_standing = np.zeros((len(bodies), 3))
         """Pose offset [m] at which a re-forming body's form stands on the floor again."""
+        self.reform_form = ["" for _ in bodies]
+        """The form each re-forming body rises as once its drops have gathered ("" if none)."""
+        self.reform_since = np.zeros(len(bodies))
+        """Time each re-forming body began its stage of re-forming (gathering, rising) [s]."""
         self._moves: dict[int, PoseMove] = {}
 
     @property
@@ -317,7 +321,7 @@ class Control:
             "throes_start": [None if np.isnan(t) else float(t) for t in self.throes_start],
             "throes_stage": self.throes_stage.tolist(),
             "reform_stage": self.reform_stage.tolist(), "reform_standing": self.reform_standing.tolist(),
-            "gains": self.gains.tolist(),
+            "reform_form": list(self.reform_form), "reform_since": self.reform_since.tolist(), "gains": self.gains.tolist(),
         }
 
     def restore(self, targets: np.ndarray, data: dict, time: float) -> None:
@@ -341,6 +345,8 @@ class Control:
         # Checkpoints written before re-forming existed have no re-forming body.
         self.reform_stage = np.asarray(data.get("reform_stage", np.zeros(len(self.forms))), dtype=np.int64)
         self.reform_standing = np.asarray(data.get("reform_standing", np.zeros((len(self.forms), 3))), dtype=float).reshape(-1, 3)
+        self.reform_form = list(data.get("reform_form", ["" for _ in self.forms]))
+        self.reform_since = np.asarray(data.get("reform_since", np.zeros(len(self.forms))), dtype=float)
         self.gains = np.asarray(data.get("gains", self.gains), dtype=np.float32)
         self.body_gain.assign(self.gains)
         self.body_glitch.assign(self.glitch)

@@ -164,15 +164,20 @@ class Timeline:
     def camouflage(self, body: int, event, states: list[State], seed: int) -> str:
         """Flatten `body` into a disc `event.thickness` thick of its own volume, lying where it
         stands, and let it take the colours of collider `event.surface` (S6)."""
-        info = self._model.bodies[body]
-        volume = info.volume
-        radius = float(np.sqrt(volume / (np.pi * event.thickness)))
-        puddle = Cylinder(f"{info.name}/puddle", radius=radius, length=event.thickness)
-        self._forms[puddle.name] = puddle
+        puddle = self.puddle(body, "puddle", event.thickness)
         collider = self._collider_index[event.surface]
         detail = self.morph(body, puddle.name, states, seed)
         self._control.set_camouflage(body, collider)
-        return f"flat on {event.surface!r}, {event.thickness:g} m thick, {2 * radius:.2f} m across; {detail}"
+        return f"flat on {event.surface!r}, {event.thickness:g} m thick, {2 * puddle.radius:.2f} m across; {detail}"
+
+    def puddle(self, body: int, name: str, thickness: float) -> Cylinder:
+        """A disc `thickness` [m] thick holding the body's volume, registered among the forms as
+        "<body>/<name>"."""
+        info = self._model.bodies[body]
+        radius = float(np.sqrt(info.volume / (np.pi * thickness)))
+        puddle = Cylinder(f"{info.name}/{name}", radius=radius, length=thickness)
+        self._forms[puddle.name] = puddle
+        return puddle
 
     def extrude(self, body: int, event, states: list[State], seed: int) -> tuple[str, str]:
         """Grow a blade from a limb of the body's current form (or of the form under its

@@ -450,10 +450,13 @@ def heat_gather(
         F = F_inout[p]
         bond = bond_inout[p]
         if phase >= 0.5 and new_phase < 0.5:
-            # Freezing: the liquid's diag(J, 1, 1) becomes the isotropic J^(1/3)·I a solid starts
-            # from, and the particle bonds to its grain (polyalloy.fracture).
+            # Freezing: the metal sets stress-free in the shape it has, and the particle bonds to
+            # its grain (polyalloy.fracture). Carrying the liquid's volume ratio J into the solid
+            # (J^(1/3)·I) froze a willed body's surface stretched, since there J is nudged toward
+            # the grid's half density (g2p_finish): a quarter of a ball freezing on a cold plate
+            # broke as it froze, and the frost could not root his feet.
             froze_out[particle_material[p]] = 1
-            F = wp.pow(wp.determinant(F), 1.0 / 3.0) * wp.identity(n=3, dtype=float)
+            F = wp.identity(n=3, dtype=float)
             bond = bond_strength(x_in[p], mat.frozen_strength, seed)
         elif phase < 0.5 and new_phase >= 0.5:
             F = cm.fluid_project(F)
