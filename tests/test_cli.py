@@ -89,6 +89,32 @@ def test_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path):
     assert (split / last).read_bytes() == (whole / last).read_bytes()
 
 
+def test_a_run_resumed_after_forms_were_made_during_it_ends_where_an_uninterrupted_run_ends(tmp_path):
+    # Forms made during a run (a morph fitted to the body's volume, the puddle of a camouflage)
+    # live nowhere in the scene file: the checkpoint says how they were made. Resumed after
+    # both, the run used to stop at its next metrics row on the unknown form.
+    scene = small_scene()
+    scene["bodies"][0]["library"] = ["ball"]
+    scene["events"] = [
+        {"do": "morph", "at": 0.04, "body": "blob", "form": "ball", "fit": True},
+        {"do": "camouflage", "at": 0.08, "body": "blob", "surface": "crate", "thickness": 0.05},
+    ]
+    path = write_scene(tmp_path, scene)
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert runner.invoke(app, ["run", str(path), "--out", str(whole), "--no-video"]).exit_code == 0
+    assert runner.invoke(app, ["run", str(path), "--out", str(split), "--no-video", "--frames", "3"]).exit_code == 0
+    result = runner.invoke(app, ["run", str(path), "--out", str(split), "--no-video", "--resume"])
+    assert result.exit_code == 0, result.output
+
+    def physics(run):
+        rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()]
+        wall = rows[0].index("wall_s")
+        return [row[:wall] + row[wall + 1 :] for row in rows]
+
+    assert physics(split) == physics(whole)
+    assert "blob/puddle" in (whole / "metrics.csv").read_text()
+
+
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [

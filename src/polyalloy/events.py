@@ -64,6 +64,7 @@ class Timeline:
         self._body_index = {b.name: i for i, b in enumerate(model.bodies)}
         self._collider_index = {c.name: i for i, c in enumerate(scene.colliders)}
         self._last_reassign = 0.0
+        self._made: list[dict] = []
 
     def skip_to(self, time: float) -> None:
         """Mark events before `time` [s] as applied (their effect is in a restored checkpoint)."""
@@ -151,15 +152,38 @@ class Timeline:
         """The form called `name` (a scene form or one made during the run)."""
         return self._forms[name]
 
+    def made_forms(self) -> list[dict]:
+        """How each form made during the run was made, in order (JSON, for checkpoints)."""
+        return [dict(recipe) for recipe in self._made]
+
+    def remake_forms(self, recipes: list[dict]) -> None:
+        """Make again the forms of `made_forms()` output (a run resumed from a checkpoint)."""
+        self._made = []
+        for recipe in recipes:
+            self._make(recipe)
+
+    def _make(self, recipe: dict) -> Form:
+        """Make a form from its recipe and register it among the forms; remember the recipe."""
+        kind = recipe["kind"]
+        if kind == "scaled":
+            form = Scaled(self._forms[recipe["base"]], recipe["factor"])
+        elif kind == "puddle":
+            info = self._model.bodies[recipe["body"]]
+            radius = float(np.sqrt(info.volume / (np.pi * recipe["thickness"])))
+            form = Cylinder(f"{info.name}/{recipe['name']}", radius=radius, length=recipe["thickness"])
+        else:
+            form = Extrusion(self._forms[recipe["base"]], recipe["part"], recipe["length"], recipe["width"], recipe["thickness"])
+        self._forms[form.name] = form
+        self._made.append(recipe)
+        return form
+
     def fitted(self, body: int, form_name: str, state: State) -> str:
         """Name of `form_name` scaled to the body's volume now, its present matter in `state`
         (registered among the forms)."""
         info = self._model.bodies[body]
         volume = int(np.count_nonzero(state.status.numpy()[info.particle_slice] == PRESENT)) * info.spacing**3
-        form = self._forms[form_name]
-        fitted = Scaled(form, (volume / form.volume()) ** (1.0 / 3.0))
-        self._forms[fitted.name] = fitted
-        return fitted.name
+        factor = (volume / self._forms[form_name].volume()) ** (1.0 / 3.0)
+        return self._make({"kind": "scaled", "base": form_name, "factor": float(factor)}).name
 
     def camouflage(self, body: int, event, states: list[State], seed: int) -> str:
         """Flatten `body` into a disc `event.thickness` thick of its own volume, lying where it
@@ -173,11 +197,7 @@ class Timeline:
     def puddle(self, body: int, name: str, thickness: float) -> Cylinder:
         """A disc `thickness` [m] thick holding the body's volume, registered among the forms as
         "<body>/<name>"."""
-        info = self._model.bodies[body]
-        radius = float(np.sqrt(info.volume / (np.pi * thickness)))
-        puddle = Cylinder(f"{info.name}/{name}", radius=radius, length=thickness)
-        self._forms[puddle.name] = puddle
-        return puddle
+        return self._make({"kind": "puddle", "body": body, "name": name, "thickness": float(thickness)})
 
     def extrude(self, body: int, event, states: list[State], seed: int) -> tuple[str, str]:
         """Grow a blade from a limb of the body's current form (or of the form under its
@@ -186,8 +206,8 @@ class Timeline:
         base = current.base if isinstance(current, Extrusion) else current
         if not isinstance(base, Humanoid):
             return "refused", f"extrude refused: form {base.name!r} has no limb {event.part!r} (only humanoid forms do)"
-        blade = Extrusion(base, event.part, event.length, event.width, event.thickness)
-        self._forms[blade.name] = blade
+        blade = self._make({"kind": "extrusion", "base": base.name, "part": event.part, "length": event.length,
+                            "width": event.width, "thickness": event.thickness})
         return "extrude", f"{event.part} → blade {event.length:g} m; " + self.morph(body, blade.name, states, seed)
 
     def morph(self, body: int, form_name: str, states: list[State], seed: int) -> str:

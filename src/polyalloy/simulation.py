@@ -344,13 +344,14 @@ class Simulation:
         return hashlib.sha256(self.scene.to_toml().encode()).hexdigest()
 
     def checkpoint_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Everything needed to resume bit for bit: state arrays, the will's targets, forms and
-        poses, the frame counter, the scene's digest and the lane count (the order in which
-        scatter lanes are summed)."""
+        """Everything needed to resume bit for bit: state arrays, the will's targets, forms (and
+        how those made during the run were made) and poses, the frame counter, the scene's
+        digest and the lane count (the order in which scatter lanes are summed)."""
         targets, will = self.control.snapshot()
         meta = {
             "frame": self.frame, "particle_count": self.model.particle_count, "scene_sha256": self._scene_digest(),
             "lanes": self.solver.lanes, "will": will, "heat_in": self.heat.heat_in,
+            "made_forms": self.timeline.made_forms(),
         }
         held = {"hold_mask": self.control.hold_mask, "home_targets": self.control.home_targets,
                 "hold_velocity": self.control.hold_velocity.numpy(), "form_colors": self.control.form_colors.numpy()}
@@ -376,6 +377,7 @@ class Simulation:
         self.control.hold_epoch = float(meta["hold_epoch"])
         self.heat.heat_in = float(meta.get("heat_in", 0.0))
         self.timeline.skip_to(self.time)
+        self.timeline.remake_forms(meta.get("made_forms", []))
 
     def run(self, out: str | Path, **options) -> Path:
         """Run the whole scene into run directory `out` (see `polyalloy.runner.run_simulation`)."""
