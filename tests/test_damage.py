@@ -48,6 +48,25 @@ def test_a_shot_gives_the_crater_the_projectiles_momentum_and_its_share_of_energ
     assert sim.control.authority[0] == pytest.approx(0.7)
 
 
+def test_a_shot_along_a_path_strikes_the_body_where_the_path_first_meets_it():
+    # `along_path`: the shot's point is any point on its line of fire. Fired along −z from 1 m
+    # in front of the ball, it strikes the metal it meets first, at the ball's front (z = R, to
+    # within the crater radius of the line over a sphere, R − √(R² − r²) = 1.7 cm, plus a
+    # particle spacing), and hands the body its momentum; a line that passes the ball by misses.
+    sim = make_simulation(_ball_scene(0.1, gravity=(0.0, 0.0, 0.0)))
+    mass = sim.model.particle_mass.numpy()
+    event = ImpactEvent.model_validate(_shot(0.0, point=[0.0, BALL_RADIUS, 1.0], along_path=True, radius=0.05))
+    struck, detail = apply_impact(sim.model, sim.state, sim.control, 0, event)
+    assert struck
+    strike = np.array([float(c) for c in detail.split("[", 1)[1].split("]", 1)[0].split(",")])
+    assert strike[2] == pytest.approx(BALL_RADIUS, abs=BALL_RADIUS - np.sqrt(BALL_RADIUS**2 - 0.05**2) + 0.01)
+    momentum = (mass[:, None] * sim.state.v.numpy().astype(np.float64)).sum(axis=0)
+    np.testing.assert_allclose(momentum, [0.0, 0.0, -event.projectile_mass * event.speed], rtol=1e-3, atol=1e-3)
+    beside = ImpactEvent.model_validate(_shot(0.0, point=[2.0 * BALL_RADIUS, BALL_RADIUS, 1.0], along_path=True, radius=0.05))
+    struck, detail = apply_impact(sim.model, sim.state, sim.control, 0, beside)
+    assert not struck and detail.startswith("missed")
+
+
 def _heal_times(rows, shots, drop_within=0.2):
     """For each shot: (IoU before, lowest IoU within `drop_within` s, seconds until the IoU is
     back within 0.02 of before, or None)."""

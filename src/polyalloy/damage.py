@@ -21,12 +21,21 @@ from .solver import kernels
 from .state import State
 
 
-def apply_impact(model: Model, state: State, control: Control, body: int, event: ImpactEvent | GrenadeEvent) -> str:
-    """Apply a gunshot or a grenade burst to `body` in `state` (velocities change in place); returns what happened
-    for events.csv."""
-    point = wp.vec3(*event.point)
+def apply_impact(
+    model: Model, state: State, control: Control, body: int, event: ImpactEvent | GrenadeEvent
+) -> tuple[bool, str]:
+    """Apply a gunshot or a grenade burst to `body` in `state` (velocities change in place); returns whether it
+    struck the body and what happened, for events.csv."""
     direction = np.asarray(event.direction, dtype=float)
     direction /= np.linalg.norm(direction)
+    point = np.asarray(event.point, dtype=float)
+    if event.along_path:
+        point = _first_along_path(model, state, body, point, direction, event.radius)
+        if point is None:
+            control.traumatise(body, event.trauma)
+            return False, f"missed: no particle of the body within {event.radius} m of the path through {list(event.point)}"
+    where = [round(float(c), 3) for c in point]
+    point = wp.vec3(*point)
     sums = wp.zeros(8, dtype=float, device=model.device)
     wp.launch(
         kernels.impact_sums, dim=model.particle_count,
@@ -37,7 +46,7 @@ def apply_impact(model: Model, state: State, control: Control, body: int, event:
     weighted_mass, mean_outward = total[0], np.zeros(3)
     control.traumatise(body, event.trauma)
     if weighted_mass <= 0.0:
-        return f"missed: no particle of the body within {event.radius} m of {list(event.point)}"
+        return False, f"missed: no particle of the body within {event.radius} m of {where}"
     momentum = event.projectile_mass * event.speed
     mean_outward = total[1:4] / weighted_mass
     # ½ s² Σ w² m |r̂ − r̄|², with |r̂| = 1 for every particle off the impact point.
@@ -50,7 +59,23 @@ def apply_impact(model: Model, state: State, control: Control, body: int, event:
                 wp.vec3(*mean_outward), state.v],
         device=model.device,
     )
-    return (
-        f"shot at {list(event.point)}: {momentum:.3g} N·s into {weighted_mass:.3g} kg (weighted) of crater, "
+    return True, (
+        f"shot at {where}: {momentum:.3g} N·s into {weighted_mass:.3g} kg (weighted) of crater, "
         f"splash {splash_speed:.3g} m/s, authority now {float(control.effective_authority[body]):.2f}"
     )
+
+
+def _first_along_path(
+    model: Model, state: State, body: int, point: np.ndarray, direction: np.ndarray, radius: float
+) -> np.ndarray | None:
+    """Where a projectile on the line through `point` [m] along the unit `direction` meets the
+    body's metal first (its nearest particle within `radius` [m] of the line, measured along
+    it), or None if the line passes it by."""
+    first = wp.array([np.inf], dtype=float, device=model.device)
+    wp.launch(
+        kernels.first_along_path, dim=model.particle_count,
+        inputs=[state.x, model.particle_body_device, state.status, body, wp.vec3(*point), wp.vec3(*direction), radius, first],
+        device=model.device,
+    )
+    along = float(first.numpy()[0])
+    return None if not np.isfinite(along) else point + along * direction

@@ -114,9 +114,9 @@ class Timeline:
                     f"is pulled out; authority now {float(self._control.effective_authority[body]):.2f}"
                 )
             elif event.do in ("impact", "grenade"):
-                detail = apply_impact(self._model, states[0], self._control, body, event)
-                # Frozen through, the body bursts into shards on its stored energy (T2).
-                burst = shatter(self._model, states, body)
+                struck, detail = apply_impact(self._model, states[0], self._control, body, event)
+                # Frozen through, a body the shot strikes bursts into shards on its stored energy (T2).
+                burst = shatter(self._model, states, body) if struck else None
                 if burst is not None:
                     detail = f"{detail}; {burst}"
                     # Once thawed it gathers its drops and re-forms (polyalloy.reform).

@@ -863,6 +863,12 @@ class _ShotEvent(_EventBase):
 
     point: Vec3 = Field(description="Where the projectile strikes [m].")
     direction: Vec3 = Field(description="Direction the projectile travels (any length, not zero).")
+    along_path: bool = Field(
+        False,
+        description="If true, `point` is any point on the projectile's path, and it strikes wherever it first meets "
+        "the body's metal along `direction` (within `radius` of the path): a shot aimed down a line the body "
+        "walks across, wherever it has got to.",
+    )
 
     @field_validator("direction")
     @classmethod

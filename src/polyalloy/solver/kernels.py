@@ -528,6 +528,28 @@ def outward(x: wp.vec3, point: wp.vec3):
 
 
 @wp.kernel
+def first_along_path(
+    x_in: wp.array(dtype=wp.vec3),
+    particle_body: wp.array(dtype=int),
+    status_in: wp.array(dtype=int),
+    body: int,
+    point: wp.vec3,
+    direction: wp.vec3,
+    radius: float,
+    first_out: wp.array(dtype=float),
+):
+    """first_out[0] = least distance [m] along the unit `direction` from `point` to a present
+    particle of `body` within `radius` of that line (left as it was if there is none)."""
+    p = wp.tid()
+    if particle_body[p] != body or status_in[p] != PRESENT:
+        return
+    offset = x_in[p] - point
+    along = wp.dot(offset, direction)
+    if wp.length_sq(offset - along * direction) < radius * radius:
+        wp.atomic_min(first_out, 0, along)
+
+
+@wp.kernel
 def impact_sums(
     x_in: wp.array(dtype=wp.vec3),
     particle_mass: wp.array(dtype=float),
