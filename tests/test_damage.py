@@ -12,6 +12,7 @@ import pytest
 
 from polyalloy.damage import apply_impact
 from polyalloy.scene.schema import ImpactEvent
+from polyalloy.state import DISSOLVED
 
 from .conftest import make_simulation, scene_dict
 from .test_crossings import _box_sdf
@@ -65,6 +66,24 @@ def test_a_shot_along_a_path_strikes_the_body_where_the_path_first_meets_it():
     beside = ImpactEvent.model_validate(_shot(0.0, point=[2.0 * BALL_RADIUS, BALL_RADIUS, 1.0], along_path=True, radius=0.05))
     struck, detail = apply_impact(sim.model, sim.state, sim.control, 0, beside)
     assert not struck and detail.startswith("missed")
+
+
+def test_a_shot_moves_only_the_metal_still_present():
+    # Metal dissolved or boiled off stays where it left, at rest, outside the run: a shot through
+    # where it lies must give it nothing, and hand the body's present metal the projectile's
+    # whole momentum m_b·u_b. Half the ball (z > 0, the side the shot strikes) is marked gone.
+    sim = make_simulation(_ball_scene(0.1, gravity=(0.0, 0.0, 0.0)))
+    mass = sim.model.particle_mass.numpy()
+    gone = sim.state.x.numpy()[:, 2] > 0.0
+    status = sim.state.status.numpy()
+    status[gone] = DISSOLVED
+    sim.state.status.assign(status)
+    event = ImpactEvent.model_validate(_shot(0.0, point=[0.0, BALL_RADIUS, 0.0], radius=0.08))
+    struck, _ = apply_impact(sim.model, sim.state, sim.control, 0, event)
+    v = sim.state.v.numpy().astype(np.float64)
+    assert struck and np.abs(v[gone]).max() == 0.0
+    momentum = (mass[~gone, None] * v[~gone]).sum(axis=0)
+    np.testing.assert_allclose(momentum, [0.0, 0.0, -event.projectile_mass * event.speed], rtol=1e-3, atol=1e-3)
 
 
 def _heal_times(rows, shots, drop_within=0.2):

@@ -39,7 +39,7 @@ def apply_impact(
     sums = wp.zeros(8, dtype=float, device=model.device)
     wp.launch(
         kernels.impact_sums, dim=model.particle_count,
-        inputs=[state.x, model.particle_mass, model.particle_body_device, body, point, event.radius, sums],
+        inputs=[state.x, model.particle_mass, model.particle_body_device, state.status, body, point, event.radius, sums],
         device=model.device,
     )
     total = sums.numpy().astype(np.float64)
@@ -55,7 +55,7 @@ def apply_impact(
     kick = direction * (momentum / weighted_mass)
     wp.launch(
         kernels.apply_impact, dim=model.particle_count,
-        inputs=[state.x, model.particle_body_device, body, point, event.radius, wp.vec3(*kick), splash_speed,
+        inputs=[state.x, model.particle_body_device, state.status, body, point, event.radius, wp.vec3(*kick), splash_speed,
                 wp.vec3(*mean_outward), state.v],
         device=model.device,
     )

@@ -554,14 +554,15 @@ def impact_sums(
     x_in: wp.array(dtype=wp.vec3),
     particle_mass: wp.array(dtype=float),
     particle_body: wp.array(dtype=int),
+    status_in: wp.array(dtype=int),
     body: int,
     point: wp.vec3,
     radius: float,
     sums_out: wp.array(dtype=float),
 ):
-    """Crater moments of one body: Σ w m, Σ w m r̂ (1..3), Σ w² m (4), Σ w² m r̂ (5..7)."""
+    """Crater moments of one body's present metal: Σ w m, Σ w m r̂ (1..3), Σ w² m (4), Σ w² m r̂ (5..7)."""
     p = wp.tid()
-    if particle_body[p] != body:
+    if particle_body[p] != body or status_in[p] != PRESENT:
         return
     w = crater_weight(x_in[p], point, radius)
     if w <= 0.0:
@@ -579,6 +580,7 @@ def impact_sums(
 def apply_impact(
     x_in: wp.array(dtype=wp.vec3),
     particle_body: wp.array(dtype=int),
+    status_in: wp.array(dtype=int),
     body: int,
     point: wp.vec3,
     radius: float,
@@ -587,10 +589,11 @@ def apply_impact(
     mean_outward: wp.vec3,
     v_inout: wp.array(dtype=wp.vec3),
 ):
-    """Δv = w·kick + splash_speed·w·(r̂ − r̄): the first part carries the projectile's momentum,
-    the second throws the crater open and sums to zero momentum (r̄ is the w·m-weighted mean r̂)."""
+    """Δv = w·kick + splash_speed·w·(r̂ − r̄) on the body's present metal: the first part carries
+    the projectile's momentum, the second throws the crater open and sums to zero momentum (r̄ is
+    the w·m-weighted mean r̂)."""
     p = wp.tid()
-    if particle_body[p] != body:
+    if particle_body[p] != body or status_in[p] != PRESENT:
         return
     w = crater_weight(x_in[p], point, radius)
     if w > 0.0:
