@@ -72,19 +72,27 @@ def test_run_leaves_the_whole_run_directory(tmp_path):
     assert events[0] == "time,body,event,detail" and events[1].startswith("0,blob,spawn,")
 
 
-def test_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path):
-    scene = write_scene(tmp_path, small_scene())
+def _whole_and_resumed(tmp_path, scene: dict) -> tuple[Path, Path]:
+    """Run directories of `scene` run whole, and run for 3 frames then resumed to the end."""
+    path = write_scene(tmp_path, scene)
     whole, split = tmp_path / "whole", tmp_path / "split"
-    assert runner.invoke(app, ["run", str(scene), "--out", str(whole), "--no-video"]).exit_code == 0
-    assert runner.invoke(app, ["run", str(scene), "--out", str(split), "--no-video", "--frames", "3"]).exit_code == 0
-    assert runner.invoke(app, ["run", str(scene), "--out", str(split), "--no-video", "--resume"]).exit_code == 0
+    assert runner.invoke(app, ["run", str(path), "--out", str(whole), "--no-video"]).exit_code == 0
+    assert runner.invoke(app, ["run", str(path), "--out", str(split), "--no-video", "--frames", "3"]).exit_code == 0
+    result = runner.invoke(app, ["run", str(path), "--out", str(split), "--no-video", "--resume"])
+    assert result.exit_code == 0, result.output
+    return whole, split
 
-    def physics(path):
-        rows = [line.split(",") for line in (path / "metrics.csv").read_text().splitlines()]
-        wall = rows[0].index("wall_s")
-        return [row[:wall] + row[wall + 1 :] for row in rows]
 
-    assert physics(split) == physics(whole)
+def _physics(run: Path) -> list[list[str]]:
+    """metrics.csv rows without the wall-clock column."""
+    rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()]
+    wall = rows[0].index("wall_s")
+    return [row[:wall] + row[wall + 1 :] for row in rows]
+
+
+def test_resumed_run_ends_where_an_uninterrupted_run_ends(tmp_path):
+    whole, split = _whole_and_resumed(tmp_path, small_scene())
+    assert _physics(split) == _physics(whole)
     last = "particles/frame_000006.ply"
     assert (split / last).read_bytes() == (whole / last).read_bytes()
 
@@ -99,19 +107,8 @@ def test_a_run_resumed_after_forms_were_made_during_it_ends_where_an_uninterrupt
         {"do": "morph", "at": 0.04, "body": "blob", "form": "ball", "fit": True},
         {"do": "camouflage", "at": 0.08, "body": "blob", "surface": "crate", "thickness": 0.05},
     ]
-    path = write_scene(tmp_path, scene)
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    assert runner.invoke(app, ["run", str(path), "--out", str(whole), "--no-video"]).exit_code == 0
-    assert runner.invoke(app, ["run", str(path), "--out", str(split), "--no-video", "--frames", "3"]).exit_code == 0
-    result = runner.invoke(app, ["run", str(path), "--out", str(split), "--no-video", "--resume"])
-    assert result.exit_code == 0, result.output
-
-    def physics(run):
-        rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()]
-        wall = rows[0].index("wall_s")
-        return [row[:wall] + row[wall + 1 :] for row in rows]
-
-    assert physics(split) == physics(whole)
+    whole, split = _whole_and_resumed(tmp_path, scene)
+    assert _physics(split) == _physics(whole)
     assert "blob/puddle" in (whole / "metrics.csv").read_text()
 
 

@@ -345,8 +345,9 @@ class Control:
         # Checkpoints written before re-forming existed have no re-forming body.
         self.reform_stage = np.asarray(data.get("reform_stage", np.zeros(len(self.forms))), dtype=np.int64)
         self.reform_standing = np.asarray(data.get("reform_standing", np.zeros((len(self.forms), 3))), dtype=float).reshape(-1, 3)
-        self.reform_form = list(data.get("reform_form", ["" for _ in self.forms]))
-        self.reform_since = np.asarray(data.get("reform_since", np.zeros(len(self.forms))), dtype=float)
+        # Checkpoints written before the pool gather: a body then gathered in its own form.
+        self.reform_form = list(data.get("reform_form", self.forms))
+        self.reform_since = np.asarray(data.get("reform_since", np.full(len(self.forms), time)), dtype=float)
         self.gains = np.asarray(data.get("gains", self.gains), dtype=np.float32)
         self.body_gain.assign(self.gains)
         self.body_glitch.assign(self.glitch)

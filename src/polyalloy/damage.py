@@ -28,12 +28,14 @@ def apply_impact(
     struck the body and what happened, for events.csv."""
     direction = np.asarray(event.direction, dtype=float)
     direction /= np.linalg.norm(direction)
+    control.traumatise(body, event.trauma)
     point = np.asarray(event.point, dtype=float)
     if event.along_path:
         point = _first_along_path(model, state, body, point, direction, event.radius)
-        if point is None:
-            control.traumatise(body, event.trauma)
-            return False, f"missed: no particle of the body within {event.radius} m of the path through {list(event.point)}"
+    target = f"the path through {list(event.point)}" if event.along_path else f"{list(event.point)}"
+    missed = f"missed: no particle of the body within {event.radius} m of {target}"
+    if point is None:
+        return False, missed
     where = [round(float(c), 3) for c in point]
     point = wp.vec3(*point)
     sums = wp.zeros(8, dtype=float, device=model.device)
@@ -44,9 +46,8 @@ def apply_impact(
     )
     total = sums.numpy().astype(np.float64)
     weighted_mass, mean_outward = total[0], np.zeros(3)
-    control.traumatise(body, event.trauma)
     if weighted_mass <= 0.0:
-        return False, f"missed: no particle of the body within {event.radius} m of {where}"
+        return False, missed
     momentum = event.projectile_mass * event.speed
     mean_outward = total[1:4] / weighted_mass
     # ½ s² Σ w² m |r̂ − r̄|², with |r̂| = 1 for every particle off the impact point.

@@ -169,7 +169,7 @@ class Timeline:
             form = Scaled(self._forms[recipe["base"]], recipe["factor"])
         elif kind == "puddle":
             info = self._model.bodies[recipe["body"]]
-            radius = float(np.sqrt(info.volume / (np.pi * recipe["thickness"])))
+            radius = float(np.sqrt(recipe["volume"] / (np.pi * recipe["thickness"])))
             form = Cylinder(f"{info.name}/{recipe['name']}", radius=radius, length=recipe["thickness"])
         else:
             form = Extrusion(self._forms[recipe["base"]], recipe["part"], recipe["length"], recipe["width"], recipe["thickness"])
@@ -177,27 +177,31 @@ class Timeline:
         self._made.append(recipe)
         return form
 
+    def _present_volume(self, body: int, state: State) -> float:
+        """Volume [m³] of the body's present matter in `state` at rest."""
+        info = self._model.bodies[body]
+        return int(np.count_nonzero(state.status.numpy()[info.particle_slice] == PRESENT)) * info.spacing**3
+
     def fitted(self, body: int, form_name: str, state: State) -> str:
         """Name of `form_name` scaled to the body's volume now, its present matter in `state`
         (registered among the forms)."""
-        info = self._model.bodies[body]
-        volume = int(np.count_nonzero(state.status.numpy()[info.particle_slice] == PRESENT)) * info.spacing**3
-        factor = (volume / self._forms[form_name].volume()) ** (1.0 / 3.0)
+        factor = (self._present_volume(body, state) / self._forms[form_name].volume()) ** (1.0 / 3.0)
         return self._make({"kind": "scaled", "base": form_name, "factor": float(factor)}).name
 
     def camouflage(self, body: int, event, states: list[State], seed: int) -> str:
         """Flatten `body` into a disc `event.thickness` thick of its own volume, lying where it
         stands, and let it take the colours of collider `event.surface` (S6)."""
-        puddle = self.puddle(body, "puddle", event.thickness)
+        puddle = self.puddle(body, "puddle", event.thickness, states[0])
         collider = self._collider_index[event.surface]
         detail = self.morph(body, puddle.name, states, seed)
         self._control.set_camouflage(body, collider)
         return f"flat on {event.surface!r}, {event.thickness:g} m thick, {2 * puddle.radius:.2f} m across; {detail}"
 
-    def puddle(self, body: int, name: str, thickness: float) -> Cylinder:
-        """A disc `thickness` [m] thick holding the body's volume, registered among the forms as
-        "<body>/<name>"."""
-        return self._make({"kind": "puddle", "body": body, "name": name, "thickness": float(thickness)})
+    def puddle(self, body: int, name: str, thickness: float, state: State) -> Cylinder:
+        """A disc `thickness` [m] thick holding the body's present matter in `state`, registered
+        among the forms as "<body>/<name>"."""
+        volume = self._present_volume(body, state)
+        return self._make({"kind": "puddle", "body": body, "name": name, "thickness": float(thickness), "volume": volume})
 
     def extrude(self, body: int, event, states: list[State], seed: int) -> tuple[str, str]:
         """Grow a blade from a limb of the body's current form (or of the form under its

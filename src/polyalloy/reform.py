@@ -50,7 +50,7 @@ GATHER_PATIENCE = 3.0
 """How long a body gathers [s] before it rises without its last few drops (REFORM_FUSED holds)."""
 
 POOL_THICKNESS = 0.25
-"""Depth of the pool a shattered body gathers into [m]: a 0.075 m³ man makes a pool 0.8 m across."""
+"""Depth of the pool a shattered body gathers into [m]: a 0.075 m³ man makes a pool 0.62 m across."""
 
 RISE_DELAY = 0.25
 """How long the pool settles into the form sunk below it [s], with the gathering's soft will,
@@ -59,7 +59,7 @@ splashed drops off; rising with a will of 40/s², a drop lagged and parted from 
 
 RISE_SPEED = 0.6
 """Speed at which the re-forming body's form rises out of its pool [m/s]: a 1.8 m man stands
-3 s after the drops have fused."""
+RISE_DELAY + (1.8 − POOL_THICKNESS) / RISE_SPEED = 2.8 s after the drops have fused."""
 
 
 class Reforming:
@@ -70,8 +70,6 @@ class Reforming:
         self._model = model
         self._control = control
         self._timeline = timeline
-        # Made up front, so a run resumed while a body gathers finds its pool among the forms.
-        self._pools = [timeline.puddle(b, "pool", POOL_THICKNESS).name for b in range(len(model.bodies))]
 
     def gathering(self, body: int) -> bool:
         """Whether `body` is gathering its drops (no piece of it is left behind meanwhile)."""
@@ -97,27 +95,39 @@ class Reforming:
                 pieces, largest = metrics.fragments(x, self._model.particle_mass.numpy()[sl][present], body.spacing)
                 if largest >= REFORM_FUSED and (pieces == 1 or time - control.reform_since[b] >= GATHER_PATIENCE):
                     applied.append(self._rise(b, time, largest, states))
-            elif time >= control.move_stop(b):
-                control.reform_stage[b] = REFORM_NONE
-                applied.append(AppliedEvent(time, body.name, "reformed", f"stands again as {control.forms[b]!r}"))
-            elif time >= control.reform_since[b] + RISE_DELAY and control.gains[b] != body.gain:
+            elif time >= control.reform_since[b] + RISE_DELAY:
                 control.set_gain(b, body.gain)
+                if time >= control.move_stop(b):
+                    control.reform_stage[b] = REFORM_NONE
+                    applied.append(AppliedEvent(time, body.name, "reformed", f"stands again as {control.forms[b]!r}"))
         return applied
+
+    def _bounds(self, b: int, form: str) -> tuple[np.ndarray, np.ndarray]:
+        """World bounds (lo, hi) [m] of `form` as body `b` would take it at zero pose offset."""
+        return placed_bounds(self._timeline.form(form), self._model.bodies[b].position, self._control.heading(b))
 
     def _offset_on(self, b: int, form: str, centre: np.ndarray, ground: float) -> np.ndarray:
         """Pose offset [m] that stands `form` on the floor at height `ground`, centred over `centre`."""
-        lo, hi = placed_bounds(self._timeline.form(form), self._model.bodies[b].position, self._control.heading(b))
+        lo, hi = self._bounds(b, form)
         return np.array([centre[0] - 0.5 * (lo[0] + hi[0]), ground - lo[1], centre[2] - 0.5 * (lo[2] + hi[2])])
 
     def _floor_under(self, lowest: np.ndarray, spacing: float) -> float:
         """Height [m] of the surface metal whose lowest point is `lowest` [m] lies on: the solid or
-        domain floor within two spacings below it, exactly, so the body stands again where it
-        stood; half a spacing below it if none is that near."""
-        distance = wp.zeros(1, dtype=float, device=self._model.device)
-        point = wp.array([lowest], dtype=wp.vec3, device=self._model.device)
-        wp.launch(collider_distances, dim=1, inputs=[point, self._control.colliders, distance], device=self._model.device)
-        gap = min(float(distance.numpy()[0]), float(lowest[1] - self._model.domain_lo[1]))
-        return float(lowest[1]) - (gap if 0.0 <= gap <= 2.0 * spacing else 0.5 * spacing)
+        domain floor within two spacings straight below it, exactly, so the body stands again
+        where it stood; half a spacing below it if none is that near."""
+        gap = min(self._solid_distance(lowest), float(lowest[1] - self._model.domain_lo[1]))
+        # The nearest solid may be beside the metal (a rail, a wall): only one that the point
+        # `gap` straight below lies on is the floor.
+        below = lowest - np.array([0.0, gap, 0.0])
+        on_floor = below[1] - self._model.domain_lo[1] <= 0.25 * spacing or abs(self._solid_distance(below)) <= 0.25 * spacing
+        return float(lowest[1]) - (gap if 0.0 <= gap <= 2.0 * spacing and on_floor else 0.5 * spacing)
+
+    def _solid_distance(self, point: np.ndarray) -> float:
+        """Signed distance [m] from `point` [m] to the nearest solid collider (inside < 0)."""
+        distance = wp.array([np.inf], dtype=float, device=self._model.device)
+        points = wp.array([point], dtype=wp.vec3, device=self._model.device)
+        wp.launch(collider_distances, dim=1, inputs=[points, self._control.colliders, distance], device=self._model.device)
+        return float(distance.numpy()[0])
 
     def _gather(self, b: int, x: np.ndarray, time: float, states: list[State]) -> AppliedEvent:
         """Will the body into a pool on the floor under the centre of its metal `x` [m]."""
@@ -130,16 +140,17 @@ class Reforming:
         lowest[1] = np.quantile(largest[:, 1], 0.01)
         ground = self._floor_under(lowest, body.spacing)
         centre = x.mean(axis=0)
-        if control.forms[b] != self._pools[b]:
+        pool = self._timeline.puddle(b, "pool", POOL_THICKNESS, states[0]).name
+        if control.forms[b] != pool:
             control.reform_form[b] = control.forms[b]
         control.reform_standing[b] = self._offset_on(b, control.reform_form[b], centre, ground)
         held = np.flatnonzero(control.hold_mask[body.particle_slice]) + body.particle_slice.start
         if len(held):
             control.release(held)
-        control.move_body(b, self._offset_on(b, self._pools[b], centre, ground), time, 0.0)
+        control.move_body(b, self._offset_on(b, pool, centre, ground), time, 0.0)
         control.set_gain(b, GATHER_GAIN)
         control.set_time(time)
-        detail = self._timeline.morph(b, self._pools[b], states, seed=20_000 + int(round(time * 1000)))
+        detail = self._timeline.morph(b, pool, states, seed=20_000 + int(round(time * 1000)))
         control.reform_stage[b] = REFORM_GATHER
         control.reform_since[b] = time
         return AppliedEvent(
@@ -150,11 +161,11 @@ class Reforming:
         """Take the body's form again, sunk below its pool, and raise it to stand on the floor."""
         control, body = self._control, self._model.bodies[b]
         standing = control.reform_standing[b]
-        lo, hi = placed_bounds(self._timeline.form(control.reform_form[b]), body.position, control.heading(b))
+        lo, hi = self._bounds(b, control.reform_form[b])
         # Sunk with its top at the pool's surface, so the metal at the top of the pool becomes
         # the head (sunk with its top at the floor, the form drew the pool's surface down
-        # through the pool and splashed drops off it).
-        height = float(hi[1] - lo[1]) - POOL_THICKNESS
+        # through the pool and splashed drops off it). A form lower than the pool stands at once.
+        height = max(float(hi[1] - lo[1]) - POOL_THICKNESS, 0.0)
         control.move_body(b, standing - np.array([0.0, height, 0.0]), time, 0.0)
         control.set_time(time)
         detail = self._timeline.morph(b, control.reform_form[b], states, seed=30_000 + int(round(time * 1000)))
