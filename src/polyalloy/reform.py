@@ -27,14 +27,13 @@ will; as each thaws, its will comes back with its liquid fraction (thermal.will_
 from __future__ import annotations
 
 import numpy as np
-import warp as wp
 
 from . import metrics
 from .control import REFORM_GATHER, REFORM_NONE, REFORM_RISE, REFORM_SHATTERED, Control
 from .events import AppliedEvent, Timeline
 from .mimicry import placed_bounds
 from .model import Model
-from .solver.kernels import collider_distances
+from .solver.kernels import solid_distances
 from .state import PRESENT, State
 
 REFORM_FUSED = 0.95
@@ -83,23 +82,26 @@ class Reforming:
             stage = int(control.reform_stage[b])
             if stage == REFORM_NONE or control.effective_authority[b] <= 0.0:
                 continue
+            if stage == REFORM_RISE:
+                # Rising needs no positions: the pose move carries it.
+                if time >= control.reform_since[b] + RISE_DELAY:
+                    if control.gains[b] != np.float32(body.gain):
+                        control.set_gain(b, body.gain)
+                    if time >= control.move_stop(b):
+                        control.reform_stage[b] = REFORM_NONE
+                        applied.append(AppliedEvent(time, body.name, "reformed", f"stands again as {control.forms[b]!r}"))
+                continue
             sl = body.particle_slice
-            x = states[0].x.numpy()[sl]
             present = states[0].status.numpy()[sl] == PRESENT
             if not present.any():
                 continue
-            x = x[present]
+            x = states[0].x.numpy()[sl][present]
             if stage == REFORM_SHATTERED:
                 applied.append(self._gather(b, x, time, states))
-            elif stage == REFORM_GATHER:
+            else:
                 pieces, largest = metrics.fragments(x, self._model.particle_mass.numpy()[sl][present], body.spacing)
                 if largest >= REFORM_FUSED and (pieces == 1 or time - control.reform_since[b] >= GATHER_PATIENCE):
                     applied.append(self._rise(b, time, largest, states))
-            elif time >= control.reform_since[b] + RISE_DELAY:
-                control.set_gain(b, body.gain)
-                if time >= control.move_stop(b):
-                    control.reform_stage[b] = REFORM_NONE
-                    applied.append(AppliedEvent(time, body.name, "reformed", f"stands again as {control.forms[b]!r}"))
         return applied
 
     def _bounds(self, b: int, form: str) -> tuple[np.ndarray, np.ndarray]:
@@ -115,19 +117,14 @@ class Reforming:
         """Height [m] of the surface metal whose lowest point is `lowest` [m] lies on: the solid or
         domain floor within two spacings straight below it, exactly, so the body stands again
         where it stood; half a spacing below it if none is that near."""
-        gap = min(self._solid_distance(lowest), float(lowest[1] - self._model.domain_lo[1]))
+        colliders, device = self._control.colliders, self._model.device
+        gap = min(float(solid_distances(lowest, colliders, device)[0]), float(lowest[1] - self._model.domain_lo[1]))
         # The nearest solid may be beside the metal (a rail, a wall): only one that the point
         # `gap` straight below lies on is the floor.
         below = lowest - np.array([0.0, gap, 0.0])
-        on_floor = below[1] - self._model.domain_lo[1] <= 0.25 * spacing or abs(self._solid_distance(below)) <= 0.25 * spacing
+        on_floor = (below[1] - self._model.domain_lo[1] <= 0.25 * spacing
+                    or abs(float(solid_distances(below, colliders, device)[0])) <= 0.25 * spacing)
         return float(lowest[1]) - (gap if 0.0 <= gap <= 2.0 * spacing and on_floor else 0.5 * spacing)
-
-    def _solid_distance(self, point: np.ndarray) -> float:
-        """Signed distance [m] from `point` [m] to the nearest solid collider (inside < 0)."""
-        distance = wp.array([np.inf], dtype=float, device=self._model.device)
-        points = wp.array([point], dtype=wp.vec3, device=self._model.device)
-        wp.launch(collider_distances, dim=1, inputs=[points, self._control.colliders, distance], device=self._model.device)
-        return float(distance.numpy()[0])
 
     def _gather(self, b: int, x: np.ndarray, time: float, states: list[State]) -> AppliedEvent:
         """Will the body into a pool on the floor under the centre of its metal `x` [m]."""

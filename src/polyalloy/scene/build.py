@@ -19,7 +19,7 @@ from ..mimicry import Box, Form, FormError, Humanoid, MeshForm, fill_form, make_
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
-from ..solver.kernels import collider_distances
+from ..solver.kernels import solid_distances
 from ..solver.heaters import HeaterData, heater_data
 from ..solver.pools import PoolData, pool_data
 from ..state import PENDING, PRESENT, State
@@ -319,9 +319,7 @@ def _pool_errors(scene: Scene, colliders: list[ColliderData], dx: float, device:
         points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3).astype(np.float32)
         if len(points) == 0:
             continue
-        distance = wp.zeros(len(points), dtype=float, device=device)
-        wp.launch(collider_distances, dim=len(points), inputs=[wp.array(points, dtype=wp.vec3, device=device), solids, distance], device=device)
-        inside = distance.numpy() < -0.5 * dx
+        inside = solid_distances(points, solids, device) < -0.5 * dx
         if inside.any():
             errors.append(
                 f"pools[{index}].region: {int(inside.sum())} cells of pool {pool.name!r} lie inside a solid collider; "

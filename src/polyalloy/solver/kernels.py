@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import warp as wp
 
 from ..materials import Constitutive
@@ -391,6 +392,15 @@ def collider_distances(points: wp.array(dtype=wp.vec3), colliders: wp.array(dtyp
     for c in range(colliders.shape[0]):
         nearest = wp.min(nearest, collider_sdf(colliders[c], points[i]))
     distance_out[i] = nearest
+
+
+def solid_distances(points: np.ndarray, colliders: wp.array, device: str) -> np.ndarray:
+    """Signed distance [m] from each of `points` [m], shape (N, 3), to the nearest of `colliders`
+    (inside < 0; 1e30 with none), computed on `device`."""
+    points = np.asarray(points, dtype=np.float32).reshape(-1, 3)
+    distance = wp.zeros(len(points), dtype=float, device=device)
+    wp.launch(collider_distances, dim=len(points), inputs=[wp.array(points, dtype=wp.vec3, device=device), colliders, distance], device=device)
+    return distance.numpy()
 
 
 @wp.kernel
