@@ -107,7 +107,11 @@ class MPMSolver:
         self.sparse_grid = True
         """Whether grid stages skip blocks no particle can reach (False: every block, for checks)."""
         self._nodes_per_block = kernels.BLOCK**3
-        self._transfer = kernels.build_transfer_kernels(frozenset(int(m.constitutive) for m in model.materials))
+        self._transfer = kernels.build_transfer_kernels(
+            frozenset(int(m.constitutive) for m in model.materials),
+            freezing=any(m.freezes for m in model.materials),
+            willed=any(b.control for b in model.bodies),
+        )
         self._grid_origin = wp.vec3(*model.grid.origin)
         self._inv_dx = 1.0 / model.grid.dx
         self._lo = wp.vec3(*model.domain_lo)
