@@ -17,11 +17,11 @@ will; as each thaws, its will comes back with its liquid fraction (thermal.will_
   (Timeline.reassign_if_due). No piece is left behind (WillReach skips a gathering body):
   every drop of a shattered body is its own.
 - RISE. Once its largest piece holds REFORM_FUSED of its present mass and the last drops have
-  joined it (or it has gathered for GATHER_PATIENCE: a drop in a pit cannot climb out), the
-  body takes its form again sunk below the pool, its top at the pool's surface; after
-  RISE_DELAY the form's pose moves up at RISE_SPEED until it stands on the floor: the head
-  comes out of the pool first, then the shoulders, then the rest, willed with its own gain
-  again.
+  joined it, down to single particles (or it has gathered for GATHER_PATIENCE: a drop in a pit
+  cannot climb out), the body takes its form again sunk below the pool, its top at the pool's
+  surface; after RISE_DELAY the form's pose moves up at RISE_SPEED until it stands on the
+  floor: the head comes out of the pool first, then the shoulders, then the rest, willed with
+  its own gain again.
 """
 
 from __future__ import annotations
@@ -99,8 +99,13 @@ class Reforming:
             if stage == REFORM_SHATTERED:
                 applied.append(self._gather(b, x, time, states))
             else:
-                pieces, largest = metrics.fragments(x, self._model.particle_mass.numpy()[sl][present], body.spacing)
-                if largest >= REFORM_FUSED and (pieces == 1 or time - control.reform_since[b] >= GATHER_PATIENCE):
+                masses = self._model.particle_mass.numpy()[sl][present]
+                _, largest = metrics.fragments(x, masses, body.spacing)
+                # Every drop joined, however small: a drop of 1–3 particles is no fragment, but
+                # the rising form pulled such strays off the pool's rim with a few more particles
+                # and the body was in two pieces for a frame or three.
+                joined = largest >= 1.0 - 0.5 * masses.min() / masses.sum()
+                if largest >= REFORM_FUSED and (joined or time - control.reform_since[b] >= GATHER_PATIENCE):
                     applied.append(self._rise(b, time, largest, states))
         return applied
 
