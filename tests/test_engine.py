@@ -164,6 +164,29 @@ def test_active_grid_blocks_change_nothing():
     np.testing.assert_array_equal(v_region, v_full)
 
 
+def test_stages_split_over_cores_change_nothing(monkeypatch):
+    # A stage splits into launches over disjoint particle (or node) ranges, one per core, only
+    # above MIN_WORK_PER_CORE; every particle and node is computed alone, so a split run must be
+    # bit-identical to one launch per stage (the scatter's lanes are not split here: they would
+    # sum each node in another order).
+    from polyalloy.solver.mpm import MPMSolver
+
+    def run(min_work: int):
+        monkeypatch.setattr(MPMSolver, "MIN_WORK_PER_CORE", min_work)
+        sim = make_simulation(_blob_scene((0.0, 0.4, 0.0), velocity=(3.0, 1.0, 0.0), walls="separate"))
+        assert sim.solver.lanes == 1
+        for _ in range(6):
+            sim.step_frame()
+        launches = (len(sim.solver.work_ranges), len(sim.solver.node_ranges()))
+        return launches, sim.solver.cores, sim.state.x.numpy(), sim.state.v.numpy()
+
+    split, cores, x_split, v_split = run(64)
+    whole, _, x_whole, v_whole = run(1 << 30)
+    assert whole == (1, 1) and split == (min(cores, 2), min(cores, 2))
+    np.testing.assert_array_equal(x_split, x_whole)
+    np.testing.assert_array_equal(v_split, v_whole)
+
+
 def test_active_grid_blocks_are_exactly_the_blocks_the_stencils_reach():
     # A particle's 3×3×3 stencil starts at node base = ⌊(x − origin)/dx − ½⌋ and reaches blocks
     # base // 4 … (base + 2) // 4 along each axis; the solver must flag those blocks and no others
