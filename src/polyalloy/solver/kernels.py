@@ -539,6 +539,12 @@ def outward(x: wp.vec3, point: wp.vec3):
     return offset / d
 
 
+@wp.func
+def present_in(body: int, p: int, particle_body: wp.array(dtype=int), status_in: wp.array(dtype=int)):
+    """Whether particle p belongs to `body` and is present (a shot moves no metal that has left)."""
+    return particle_body[p] == body and status_in[p] == PRESENT
+
+
 @wp.kernel
 def first_along_path(
     x_in: wp.array(dtype=wp.vec3),
@@ -553,7 +559,7 @@ def first_along_path(
     """first_out[0] = least distance [m] along the unit `direction` from `point` to a present
     particle of `body` within `radius` of that line (left as it was if there is none)."""
     p = wp.tid()
-    if particle_body[p] != body or status_in[p] != PRESENT:
+    if not present_in(body, p, particle_body, status_in):
         return
     offset = x_in[p] - point
     along = wp.dot(offset, direction)
@@ -574,7 +580,7 @@ def impact_sums(
 ):
     """Crater moments of one body's present metal: Σ w m, Σ w m r̂ (1..3), Σ w² m (4), Σ w² m r̂ (5..7)."""
     p = wp.tid()
-    if particle_body[p] != body or status_in[p] != PRESENT:
+    if not present_in(body, p, particle_body, status_in):
         return
     w = crater_weight(x_in[p], point, radius)
     if w <= 0.0:
@@ -605,7 +611,7 @@ def apply_impact(
     the projectile's momentum, the second throws the crater open and sums to zero momentum (r̄ is
     the w·m-weighted mean r̂)."""
     p = wp.tid()
-    if particle_body[p] != body or status_in[p] != PRESENT:
+    if not present_in(body, p, particle_body, status_in):
         return
     w = crater_weight(x_in[p], point, radius)
     if w > 0.0:
@@ -707,13 +713,13 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
     @wp.func
     def plastic_projection(F: wp.mat33, mat: cm.MaterialData, phase: float, bond: float):
         if wp.static(has_fluid):
-            # Liquid and broken frozen metal keep only their volume ratio.
-            if wp.static(freezes):
-                if mat.constitutive == cm.FLUID and (not cm.is_frozen(mat, phase) or bond <= 0.0):
-                    return cm.fluid_project(F)
-            else:
-                if mat.constitutive == cm.FLUID:
-                    return cm.fluid_project(F)
+            # Liquid and broken frozen metal keep only their volume ratio; intact frozen metal
+            # keeps its whole deformation.
+            if mat.constitutive == cm.FLUID:
+                if wp.static(freezes):
+                    if cm.is_frozen(mat, phase) and bond > 0.0:
+                        return F
+                return cm.fluid_project(F)
         if wp.static(has_sand):
             if mat.constitutive == cm.SAND:
                 return cm.drucker_prager_project(F, mat)
