@@ -7,6 +7,7 @@ The Python API of polyalloy: `Simulation(scene, device=...)`, `.step_frame()`, `
 from __future__ import annotations
 
 import hashlib
+import math
 import time as wallclock
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,12 +146,11 @@ class Simulation:
             self._states.reverse()
             s += 1
             unheated += dt
-            # Heat usually diffuses far slower than sound crosses a cell: one heat step covers
-            # as many substeps as its stability limit allows, and the frame ends with one.
             if not self.model.isothermal and (s == substeps or unheated + dt > self.heat.max_dt):
-                self.heat.advance(self._states[0], self._states[1], self.control, unheated)
+                due = self._heat_due(unheated, frame_end=s == substeps)
+                self.heat.advance(self._states[0], self._states[1], self.control, due)
                 froze = bool(np.any(self.heat.froze & ~self.solver.planned_frozen))
-                unheated = 0.0
+                unheated -= due
             wp.synchronize_device(self.device)
             wall += wallclock.perf_counter() - t0
         self.solver.check_finite(self.state)
@@ -167,6 +167,20 @@ class Simulation:
         self.control.set_time(self.time)
         self.last_stats = FrameStats(substeps=substeps, dt=dt, wall_s=wall)
         return self.last_stats
+
+    def _heat_due(self, unheated: float, frame_end: bool) -> float:
+        """Time [s] the heat step conducts now, of the `unheated` seconds since the last one.
+
+        Heat usually diffuses far slower than sound crosses a cell: one heat step covers as
+        many substeps as its stability limit max_dt allows, and the frame ends with all of it.
+        A substep longer than max_dt would take two heat steps each: instead the heat step
+        takes whole max_dt steps and carries the rest (under max_dt) into the next substep, so
+        heat costs one step per max_dt of time. At the draft steel mill's 6 cm cells (substeps
+        of 1.33 ms, max_dt 1.22 ms) that halves the heat steps."""
+        max_dt = self.heat.max_dt
+        if frame_end or unheated <= max_dt:
+            return unheated
+        return max_dt * math.floor(unheated / max_dt)
 
     def _pour(self, time: float) -> None:
         """Let every emitter batch due by `time` [s] join the simulation (in both states)."""
