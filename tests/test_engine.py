@@ -30,7 +30,6 @@ def test_p2g_conserves_mass_and_momentum_exactly():
     sim = make_simulation(_blob_scene((0.1, 1.0, 0.0), velocity=(1.0, -2.0, 0.5)))
     solver, state = sim.solver, sim.state
     solver.activate_blocks(state)
-    solver._clear_grid()
     solver._p2g(state, sim.control, 0.0)
     mass = sim.model.particle_mass.numpy().astype(np.float64)
     velocity = state.v.numpy().astype(np.float64)

@@ -24,8 +24,9 @@ The stages mirror the MPM substep (notes/thermal.md, coupling "A"):
    boiling point boils the particle off at the boiling temperature (liquid nitrogen, T3); a
    body's particle that reaches it inside a pool's bath dissolves instead (T6).
 
-The step borrows the MPM solver's grid (scatter lanes and the vec4 node array), which holds
-nothing between substeps, so heat costs no memory of its own.
+The step borrows the MPM solver's grid (the scatter lanes, zero between steps, and the vec4
+node array); of its own it keeps two vec2 per node: the held temperature and the change the
+gather takes.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from . import constitutive as cm
 from .colliders import ColliderData, collider_sdf
 from ..state import DISSOLVED, EVAPORATED, PRESENT
 from .heaters import HeaterData, heats
-from .kernels import BLOCK, block_node, clear_grid_blocks, stencil
+from .kernels import BLOCK, block_node, stencil
 from .pools import PoolData, pool_at
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ def heat_scatter(
 
 @wp.kernel
 def heat_nodes(
-    grid_scatter_in: wp.array4d(dtype=wp.vec4),
+    grid_scatter_inout: wp.array4d(dtype=wp.vec4),
     grid_origin: wp.vec3,
     dx: float,
     domain_lo: wp.vec3,
@@ -181,7 +182,8 @@ def heat_nodes(
     and, at a node with matter, whether it is held at a surface's temperature: (T [°C], f) with
     f > 0 the factor on the conduction across that surface, (0, 0) if it is free (see
     `held_temperature`). An empty node's is left for `heat_exchange` to work out where needed:
-    most empty nodes of the active blocks neighbour no matter."""
+    most empty nodes of the active blocks neighbour no matter. The lanes are left zero (the
+    grid's state between steps, see `kernels.grid_update`)."""
     node = block_node(active_blocks, wp.tid() + first_thread)
     i = node[0]
     j = node[1]
@@ -189,8 +191,9 @@ def heat_nodes(
     if i >= node_thermal_out.shape[0] or j >= node_thermal_out.shape[1] or k >= node_thermal_out.shape[2]:
         return
     sums = wp.vec4(0.0)
-    for lane in range(grid_scatter_in.shape[0]):
-        sums += grid_scatter_in[lane, i, j, k]
+    for lane in range(grid_scatter_inout.shape[0]):
+        sums += grid_scatter_inout[lane, i, j, k]
+        grid_scatter_inout[lane, i, j, k] = wp.vec4(0.0)
     if sums[1] <= 0.0:
         node_thermal_out[i, j, k] = wp.vec4(0.0)
         return
@@ -230,10 +233,10 @@ def heat_exchange(
     lane: int,
     dt: float,
     # Out:
-    node_delta_out: wp.array4d(dtype=wp.vec4),
+    node_delta_out: wp.array3d(dtype=wp.vec2),
     heat_in_out: wp.array(dtype=float),
 ):
-    """Into node_delta_out[0, node]: (ΔT [K] over dt [s], β, 0, 0), with β the fraction of the gap
+    """Into node_delta_out[node]: (ΔT [K] over dt [s], β), with β the fraction of the gap
     to the node temperature its particles close (see `heat_gather`); the heat [J] the held
     surfaces and the air gave is added to heat_in_out[lane].
 
@@ -250,7 +253,7 @@ def heat_exchange(
     here = node_thermal_in[i, j, k]
     capacity = here[1]
     if capacity <= 0.0:
-        node_delta_out[0, i, j, k] = wp.vec4(0.0)
+        node_delta_out[i, j, k] = wp.vec2(0.0)
         return
     k_here = conductivity_scale * here[3]
     fill = wp.min(here[2], 1.0)
@@ -266,7 +269,7 @@ def heat_exchange(
         # own gap instead of the node's gave melt fronts 5 % fast at 4 mm.
         delta = wp.min(6.0 * exchange * diffusivity * dt / (dx * dx), 1.0) * (held_here[0] - here[0])
         wp.atomic_add(heat_in_out, lane, capacity * delta)
-        node_delta_out[0, i, j, k] = wp.vec4(delta, relax, 0.0, 0.0)
+        node_delta_out[i, j, k] = wp.vec2(delta, relax)
         return
     k_grid = (1.0 - subcell_share) * k_here
     flow = float(0.0)
@@ -307,7 +310,7 @@ def heat_exchange(
     air_area = 0.5 * dx * dx * wp.length(matter_gradient)
     air_delta = wp.min(dt * air_heat_transfer * air_area / capacity, 1.0) * (ambient - here[0])
     wp.atomic_add(heat_in_out, lane, dt * surface_flow + capacity * air_delta)
-    node_delta_out[0, i, j, k] = wp.vec4(dt * (flow + surface_flow) / capacity + air_delta, relax, 0.0, 0.0)
+    node_delta_out[i, j, k] = wp.vec2(dt * (flow + surface_flow) / capacity + air_delta, relax)
 
 
 @wp.kernel
@@ -360,7 +363,7 @@ def heat_gather(
     grid_origin: wp.vec3,
     inv_dx: float,
     node_thermal_in: wp.array3d(dtype=wp.vec4),
-    node_delta_in: wp.array4d(dtype=wp.vec4),
+    node_delta_in: wp.array3d(dtype=wp.vec2),
     # State in/out (both states get the result):
     x_in: wp.array(dtype=wp.vec3),
     temperature_inout: wp.array(dtype=float),
@@ -397,7 +400,7 @@ def heat_gather(
     p = wp.tid() + first_particle
     if status_inout[p] != PRESENT:
         return
-    grid_shape = wp.vec3i(node_delta_in.shape[1], node_delta_in.shape[2], node_delta_in.shape[3])
+    grid_shape = wp.vec3i(node_delta_in.shape[0], node_delta_in.shape[1], node_delta_in.shape[2])
     base, fx, wx, wy, wz = stencil(x_in[p], grid_origin, inv_dx, grid_shape)
     temperature = temperature_inout[p]
     temperature_before = temperature
@@ -409,7 +412,7 @@ def heat_gather(
                 i = base[0] + a
                 j = base[1] + b
                 k = base[2] + c
-                node = node_delta_in[0, i, j, k]
+                node = node_delta_in[i, j, k]
                 delta += w * (node[0] + node[1] * (node_thermal_in[i, j, k][0] - temperature))
     mat = materials[particle_material[p]]
     phase = phase_inout[p]
@@ -525,6 +528,8 @@ class HeatSolver:
         self._froze = wp.zeros(len(model.materials), dtype=int, device=model.device)
         self._node_held = wp.zeros(model.grid.shape, dtype=wp.vec2, device=model.device)
         """Per node of the active blocks with matter: (held temperature [°C], conduction factor; 0: free)."""
+        self._node_delta = wp.zeros(model.grid.shape, dtype=wp.vec2, device=model.device)
+        """Per node of the active blocks with matter: (ΔT [K] this step, β) for the gather (see `heat_exchange`)."""
         self.froze = np.zeros(len(model.materials), dtype=bool)
         """Per material: whether some of it froze in the last `advance` (its waves are stiffer)."""
         self._heater_specs = model.heater_specs
@@ -568,8 +573,6 @@ class HeatSolver:
         returns the heat the held surfaces gave [J]."""
         m, mpm = self.model, self.mpm
         mpm.activate_blocks(state)
-        nodes = mpm.active_block_count * BLOCK**3
-        wp.launch(clear_grid_blocks, dim=(mpm.lanes, nodes), inputs=[mpm.active_blocks, mpm.grid_scatter], device=m.device)
         origin = wp.vec3(*m.grid.origin)
         inv_dx = 1.0 / m.grid.dx
 
@@ -601,7 +604,7 @@ class HeatSolver:
             wp.launch(
                 heat_exchange, dim=count,
                 inputs=[origin, m.grid.dx, lo, hi, m.ambient, m.air_heat_transfer, m.heat_transfer_scale, self.SUBCELL_SHARE, control.colliders, m.pools, control.time,
-                        node_thermal, self._node_held, mpm.block_flags, mpm.active_blocks, first, lane, dt, mpm.grid_scatter, self._heat_in_lanes],
+                        node_thermal, self._node_held, mpm.block_flags, mpm.active_blocks, first, lane, dt, self._node_delta, self._heat_in_lanes],
                 device=m.device,
             )
 
@@ -612,7 +615,7 @@ class HeatSolver:
             wp.launch(
                 heat_gather, dim=count,
                 inputs=[m.particle_mass, m.particle_material, m.particle_body_device, m.material_data, m.pools, m.heaters, self._heated_mass,
-                        control.time, dt, origin, inv_dx, node_thermal, mpm.grid_scatter,
+                        control.time, dt, origin, inv_dx, node_thermal, self._node_delta,
                         state.x, state.temperature, state.phase, state.F, state.boiled, state.status, state.bond, state.shock,
                         other.temperature, other.phase, other.F, other.boiled, other.status, other.bond, other.shock, first, m.seed,
                         lane, self._heat_in_lanes, self._froze],

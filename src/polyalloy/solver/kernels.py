@@ -170,19 +170,6 @@ def compact_blocks(
 
 
 @wp.kernel
-def clear_grid_blocks(
-    active_blocks: wp.array(dtype=wp.vec3i), grid_scatter_out: wp.array4d(dtype=wp.vec4)
-):
-    """Zero every lane's momentum and mass on the nodes of the active blocks."""
-    lane, t = wp.tid()
-    node = block_node(active_blocks, t)
-    # Blocks at the far edges reach past the grid when its size is not a multiple of BLOCK.
-    if node[0] >= grid_scatter_out.shape[1] or node[1] >= grid_scatter_out.shape[2] or node[2] >= grid_scatter_out.shape[3]:
-        return
-    grid_scatter_out[lane, node[0], node[1], node[2]] = wp.vec4(0.0)
-
-
-@wp.kernel
 def grid_update(
     # Model:
     grid_origin: wp.vec3,
@@ -193,8 +180,8 @@ def grid_update(
     wall_friction: float,
     gravity: wp.vec3,
     colliders: wp.array(dtype=ColliderData),
-    # State in:
-    grid_scatter_in: wp.array4d(dtype=wp.vec4),
+    # State in/out:
+    grid_scatter_inout: wp.array4d(dtype=wp.vec4),
     # State out:
     grid_velocity_mass_out: wp.array3d(dtype=wp.vec4),
     # Scalars:
@@ -203,7 +190,9 @@ def grid_update(
     dt: float,
 ):
     """Sum the scatter lanes, momentum → velocity, gravity, then collider and wall boundary
-    conditions on each node of the active blocks; the node's mass goes along in w."""
+    conditions on each node of the active blocks; the node's mass goes along in w. The lanes
+    are left zero: every node a scatter reaches lies in the active blocks, so the next scatter
+    finds the whole grid clear without a pass of its own."""
     node_index = block_node(active_blocks, wp.tid() + first_thread)
     i = node_index[0]
     j = node_index[1]
@@ -211,8 +200,9 @@ def grid_update(
     if i >= grid_velocity_mass_out.shape[0] or j >= grid_velocity_mass_out.shape[1] or k >= grid_velocity_mass_out.shape[2]:
         return
     scattered = wp.vec4(0.0)
-    for lane in range(grid_scatter_in.shape[0]):
-        scattered += grid_scatter_in[lane, i, j, k]
+    for lane in range(grid_scatter_inout.shape[0]):
+        scattered += grid_scatter_inout[lane, i, j, k]
+        grid_scatter_inout[lane, i, j, k] = wp.vec4(0.0)
     m = scattered[3]
     momentum = wp.vec3(scattered[0], scattered[1], scattered[2])
     if m <= 0.0:

@@ -1,14 +1,15 @@
 """The MLS-MPM solver: one explicit substep as named stages, and the CFL time step.
 
 `step(state_in, state_out, control, dt)` is the whole algorithm of Hu et al. 2018 (MLS-MPM with
-APIC transfers): clear the grid, scatter particles to it, update grid velocities under gravity
-and boundary conditions, gather back to particles. Each stage only launches kernels.
+APIC transfers): scatter particles to the grid, update grid velocities under gravity and
+boundary conditions, gather back to particles. Each stage only launches kernels. The grid update
+leaves the scatter layers zero, so the grid needs no clearing pass of its own.
 
 Warp runs a CPU kernel on the thread that launches it. On the CPU a stage is therefore split
 into launches over disjoint particle ranges (or grid slabs) issued from a thread pool, one per
 core. The scatter adds into nodes, so each scatter lane writes its own grid layer, summed in the
 grid update, and no two threads ever add to the same node; a layer costs a grid's memory and
-clearing, so there are scatter lanes only for large particle counts, while the stages that
+a read per node, so there are scatter lanes only for large particle counts, while the stages that
 write only their own particles or nodes split whenever there is enough work. On a GPU one
 launch already fills the device. The splits are fixed by the particle and active node counts,
 so results are reproducible.
@@ -77,7 +78,8 @@ class MPMSolver:
         self._pool = ThreadPoolExecutor(max_workers=self.cores) if self.cores > 1 else None
         self.grid_scatter = wp.zeros((lanes, *shape), dtype=wp.vec4, device=device)
         """Node momentum [kg·m/s] (xyz) and mass [kg] (w) scattered by each lane, shape
-        (lanes, *grid.shape); one vec4 so P2G makes one atomic add per node."""
+        (lanes, *grid.shape); one vec4 so P2G makes one atomic add per node. Zero between
+        substeps: whatever sums the lanes (the grid update, the heat step's nodes) zeroes them."""
         self.grid_velocity_mass = wp.zeros(shape, dtype=wp.vec4, device=device)
         """Node velocities after forces and boundaries [m/s] (xyz) and node mass [kg] (w),
         shape grid.shape."""
@@ -133,7 +135,6 @@ class MPMSolver:
         Simulation keep them so)."""
         self.pieces.hold(state_in, control.colliders, self.work_ranges, self.in_lanes)
         self.activate_blocks(state_in)
-        self._clear_grid()
         self._p2g(state_in, control, dt)
         self._grid_update(control, dt)
         self._g2p(state_in, state_out, control, dt)
@@ -152,14 +153,6 @@ class MPMSolver:
         else:
             for future in [self._pool.submit(launch, item) for item in work]:
                 future.result()
-
-    def _clear_grid(self) -> None:
-        wp.launch(
-            kernels.clear_grid_blocks,
-            dim=(self.lanes, self.active_block_count * self._nodes_per_block),
-            inputs=[self.active_blocks, self.grid_scatter],
-            device=self.model.device,
-        )
 
     def _p2g(self, state: State, control: Control, dt: float) -> None:
         m = self.model
@@ -301,8 +294,8 @@ class MPMSolver:
     def activate_blocks(self, state: State) -> None:
         """Collect the grid blocks some particle's stencil touches into `active_blocks`.
 
-        Matter usually fills a small part of the domain; the grid is cleared and updated only
-        in these blocks. The count is read back to size the grid launches (one small copy per
+        Matter usually fills a small part of the domain; the grid is updated (and its scatter
+        layers zeroed) only in these blocks. The count is read back to size the grid launches (one small copy per
         substep).
         """
         m = self.model
