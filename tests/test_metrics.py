@@ -143,6 +143,24 @@ def test_iou_default_margin_covers_a_nearby_form():
     assert iou(points, box_inside((0, 0, 0), (1, 1, 1)), cell) == pytest.approx(9 / 11, abs=0.02)
 
 
+def test_iou_asks_the_form_only_within_its_bounds_and_counts_the_same():
+    # A shattered body spread over 6 m around a unit-box form: the form cannot be inside
+    # outside its bounds, so asking only there gives exactly the IoU of asking everywhere.
+    cell = 0.1
+    rng = np.random.default_rng(3)
+    points = np.concatenate([lattice((20, 20, 20), spacing=cell / 2, origin=(0.2, 0.0, 0.0)), rng.uniform(-3.0, 3.0, (4000, 3))])
+    inside = box_inside((0, 0, 0), (1, 1, 1))
+    asked = []
+
+    def counting_inside(p):
+        asked.append(len(p))
+        return inside(p)
+
+    bounded = iou(points, counting_inside, cell, form_bounds=((0, 0, 0), (1, 1, 1)))
+    assert sum(asked) <= 12**3
+    assert bounded == iou(points, inside, cell)
+
+
 def test_iou_of_empty_body_is_zero():
     assert iou(np.zeros((0, 3)), box_inside((0, 0, 0), (1, 1, 1)), 0.1) == 0.0
 

@@ -164,7 +164,9 @@ def iou(
 
     The form is sampled over the body's bounding box grown by ``margin`` on every side, united
     with ``form_bounds`` when given. Form voxels outside that region are not counted, which
-    can only overstate the IoU; pass ``form_bounds`` to make the figure exact.
+    can only overstate the IoU; pass ``form_bounds`` to make the figure exact. With
+    ``form_bounds``, ``inside_fn`` is asked only about voxels within them (grown by a voxel):
+    a shattered body spreads over thousands of voxels the form cannot reach.
 
     Args:
         positions: Body particle positions [m], shape (N, 3).
@@ -199,19 +201,31 @@ def iou(
     np.add.at(counts, (index[:, 0], index[:, 1], index[:, 2]), 1)
     body = counts >= max(1.0, 0.5 * particles_per_voxel)
 
-    # Evaluate the form slab by slab along x so memory stays bounded for large grids.
     centres = [(first[a] + np.arange(shape[a]) + 0.5) * cell for a in range(3)]
-    slab_points = shape[1] * shape[2]
-    step = max(1, _IOU_CHUNK_POINTS // slab_points)
-    form = np.empty(shape, dtype=bool)
-    for start in range(0, shape[0], step):
-        xs = centres[0][start : start + step]
-        grid = np.stack(np.meshgrid(xs, centres[1], centres[2], indexing="ij"), axis=-1)
-        inside = np.asarray(inside_fn(grid.reshape(-1, 3)), dtype=bool)
-        form[start : start + step] = inside.reshape(len(xs), shape[1], shape[2])
+    reach = [slice(0, shape[a]) for a in range(3)]
+    if form_bounds is not None:
+        for a in range(3):
+            lo_a, hi_a = np.searchsorted(centres[a], [form_bounds[0][a] - cell, form_bounds[1][a] + cell])
+            reach[a] = slice(int(lo_a), int(hi_a))
+    form = np.zeros(shape, dtype=bool)
+    form[tuple(reach)] = _inside_grid(inside_fn, [centres[a][reach[a]] for a in range(3)])
 
     union = np.count_nonzero(body | form)
     return float(np.count_nonzero(body & form) / union) if union else 0.0
+
+
+def _inside_grid(inside_fn: Callable[[np.ndarray], np.ndarray], centres: list[np.ndarray]) -> np.ndarray:
+    """``inside_fn`` at every point of the grid with these centres [m] along x, y and z,
+    evaluated slab by slab along x so memory stays bounded for large grids."""
+    shape = tuple(len(c) for c in centres)
+    inside = np.zeros(shape, dtype=bool)
+    step = max(1, _IOU_CHUNK_POINTS // max(1, shape[1] * shape[2]))
+    for start in range(0, shape[0], step):
+        xs = centres[0][start : start + step]
+        grid = np.stack(np.meshgrid(xs, centres[1], centres[2], indexing="ij"), axis=-1)
+        if grid.size:
+            inside[start : start + step] = np.asarray(inside_fn(grid.reshape(-1, 3)), dtype=bool).reshape(grid.shape[:3])
+    return inside
 
 
 def shape_error(positions: np.ndarray, sdf_fn: Callable[[np.ndarray], np.ndarray]) -> float:
