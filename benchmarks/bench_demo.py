@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -43,15 +44,34 @@ def pieces_below_knees(run: Path, frame: int, knee: float, spacing: float) -> in
     return int(np.count_nonzero(pieces))
 
 
-def stage_figures(rows: list[dict[str, str]], slugs_at: float) -> dict[str, str]:
-    """The mill's stage figures from the rows of its metrics.csv; the slugs hit from
-    `slugs_at` [s] on (T4's re-formed man is measured before)."""
+def last_row_before(body: list[dict[str, str]], time_s: float) -> int:
+    """Index of t1000's last metrics row (one per frame, at the frame's end) at or before `time_s` [s]."""
+    return max(i for i, r in enumerate(body) if float(r["time"]) <= time_s + 1e-6)
+
+
+def standing_window(run: Path) -> tuple[float, float] | None:
+    """(start, end) [s] of t1000 standing at rest after re-forming: from the frame after his
+    `reformed` event to his next move; None if he never re-formed."""
+    with (run / "events.csv").open(newline="") as f:
+        events = [e for e in csv.DictReader(f) if e["body"] == "t1000"]
+    reformed = next((float(e["time"]) for e in events if e["event"] == "reformed"), None)
+    if reformed is None:
+        return None
+    moves = [float(e["time"]) for e in events if e["event"] == "move" and float(e["time"]) > reformed]
+    return reformed, min(moves, default=math.inf)
+
+
+def stage_figures(rows: list[dict[str, str]], shot_at: float, slugs_at: float,
+                  standing: tuple[float, float] | None) -> dict[str, str]:
+    """The mill's stage figures from the rows of its metrics.csv; the pistol round strikes at
+    `shot_at` [s] (T1 is measured just before), the slugs from `slugs_at` [s] on (T4's re-formed
+    man is measured before), and he stands at rest over `standing` (start, end) [s]."""
     body = [r for r in rows if r["body"] == "t1000"]
 
     def value(row: dict, key: str) -> float:
         return float(row[key])
 
-    shattered = next(i for i, r in enumerate(body) if value(r, "solid_pieces") > 20)
+    shattered = last_row_before(body, shot_at) + 1
     before = body[shattered - 1]
     nitrogen: dict[str, float] = {}
     for r in rows:
@@ -60,6 +80,7 @@ def stage_figures(rows: list[dict[str, str]], slugs_at: float) -> dict[str, str]
     boiled = next((t for t in sorted(nitrogen, key=float) if float(t) > 1.0 and nitrogen[t] == 0.0), "never")
     fused = next((i for i in range(shattered, len(body)) if value(body[i], "largest_fragment") >= 0.95), None)
     reformed = [value(r, "iou") for r in body[fused:] if value(r, "time") < slugs_at] if fused is not None else []
+    at_rest = [value(r, "iou") for r in body if standing and standing[0] < value(r, "time") - 1e-6 and value(r, "time") <= standing[1] + 1e-6]
     throes: dict[str, float] = {}
     for r in body:
         if "×" in r["form"]:
@@ -73,6 +94,7 @@ def stage_figures(rows: list[dict[str, str]], slugs_at: float) -> dict[str, str]
         "T2 solid pieces (most)": str(max(int(r["solid_pieces"]) for r in body)),
         "T3 nitrogen all boiled at [s]": boiled,
         "T4 95 % in one piece at [s]": body[fused]["time"] if fused is not None else "never",
+        "T4 IoU standing at rest after re-forming (min-max)": f"{min(at_rest):.2f}-{max(at_rest):.2f}" if at_rest else "never",
         "T4 best IoU re-formed, before the slugs": f"{max(reformed):.2f}" if reformed else "never",
         "T6 best IoU per form in the throes": ", ".join(f"{k} {v:.2f}" for k, v in throes.items()),
         "T6 99 % dissolved at [s]": dissolved,
@@ -103,13 +125,14 @@ def main() -> None:
         print(f"{DEMO_SCENE} at draft: {len(body)} frames, {sim.model.particle_count} particles, cell {scene.scene.cell} m")
         print(f"wall {wall:.0f} s in all (budget 300 s), {substep_wall:.0f} s in {substeps} substeps "
               f"({1000.0 * substep_wall / substeps:.1f} ms each)")
-        slugs_at = min(event.at for event in scene.events if event.do == "impact" and event.at > 4.0)
-        for name, figure in stage_figures(rows, slugs_at).items():
+        impacts = sorted(event.at for event in scene.events if event.do == "impact")
+        shot_at, slugs_at = impacts[0], impacts[1]
+        for name, figure in stage_figures(rows, shot_at, slugs_at, standing_window(out)).items():
             print(f"  {name}: {figure}")
-        shot = next(i for i, r in enumerate(body) if float(r["solid_pieces"]) > 20)
+        before_shot = int(body[last_row_before(body, shot_at)]["frame"])
         t1000 = sim.model.bodies[0]
         knee = sim.forms["cop"].joints["knee_l"][1] + scene.bodies[0].position[1]
-        print(f"  T1 solid pieces broken off below the knees before the shot: {pieces_below_knees(out, shot, knee, t1000.spacing)}")
+        print(f"  T1 solid pieces broken off below the knees before the shot: {pieces_below_knees(out, before_shot, knee, t1000.spacing)}")
 
 
 if __name__ == "__main__":
