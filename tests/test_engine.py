@@ -39,6 +39,20 @@ def test_p2g_conserves_mass_and_momentum_exactly():
     np.testing.assert_allclose(grid_momentum, (mass[:, None] * velocity).sum(axis=0), rtol=1e-5)
 
 
+def test_an_interrupted_substep_leaves_nothing_scattered_behind(monkeypatch):
+    # The grid update zeroes the scatter lanes as it sums them, so the next scatter needs no
+    # clearing pass; a substep stopped between the two must not leave its sums to be added in.
+    sim = make_simulation(_blob_scene((0.1, 1.0, 0.0), velocity=(1.0, -2.0, 0.5)))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.solver, "_grid_update", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sim.solver.step(sim.state, sim._states[1], sim.control, 1.0e-4)
+    assert not np.any(sim.solver.grid_scatter.numpy())
+
+
 def test_mass_is_conserved_exactly_over_a_run():
     # MPM carries mass on particles: no particle is created or destroyed and particle masses
     # never change, so the body mass in metrics.csv is the initial mass to the last bit.

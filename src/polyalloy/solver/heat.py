@@ -585,18 +585,22 @@ class HeatSolver:
                 device=m.device,
             )
 
-        mpm.in_lanes(scatter, list(range(mpm.lanes)))
         node_ranges = mpm.node_ranges()
         node_thermal = mpm.grid_velocity_mass
         lo, hi = wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi)
-        mpm.in_lanes(
-            lambda r: wp.launch(
-                heat_nodes, dim=r[1],
-                inputs=[mpm.grid_scatter, origin, m.grid.dx, lo, hi, m.ambient, control.colliders, m.pools, control.time,
-                        mpm.active_blocks, r[0], node_thermal, self._node_held],
-                device=m.device),
-            node_ranges,
-        )
+        try:
+            mpm.in_lanes(scatter, list(range(mpm.lanes)))
+            mpm.in_lanes(
+                lambda r: wp.launch(
+                    heat_nodes, dim=r[1],
+                    inputs=[mpm.grid_scatter, origin, m.grid.dx, lo, hi, m.ambient, control.colliders, m.pools, control.time,
+                            mpm.active_blocks, r[0], node_thermal, self._node_held],
+                    device=m.device),
+                node_ranges,
+            )
+        except BaseException:
+            mpm.discard_scatter()
+            raise
         self._heat_in_lanes.zero_()
 
         def exchange(lane: int) -> None:

@@ -135,9 +135,18 @@ class MPMSolver:
         Simulation keep them so)."""
         self.pieces.hold(state_in, control.colliders, self.work_ranges, self.in_lanes)
         self.activate_blocks(state_in)
-        self._p2g(state_in, control, dt)
-        self._grid_update(control, dt)
+        try:
+            self._p2g(state_in, control, dt)
+            self._grid_update(control, dt)
+        except BaseException:
+            self.discard_scatter()
+            raise
         self._g2p(state_in, state_out, control, dt)
+
+    def discard_scatter(self) -> None:
+        """Zero every scatter lane: after a scatter whose sums were never read (an interrupted
+        stage), they would be added into the next one's."""
+        self.grid_scatter.zero_()
 
     def close(self) -> None:
         """Stop the lane threads (the solver cannot step afterwards)."""
