@@ -36,6 +36,19 @@ def test_extrusion_replaces_the_limb_with_a_blade_from_its_root():
         Extrusion(man, "head", 0.5, 0.05, 0.02)
 
 
+def test_a_bladed_form_lies_within_its_bounds():
+    # The IoU asks a form only within bounds(): every point inside the form must lie there,
+    # the corners of a thick square blade (20 x 20 cm) off the slanted forearm included.
+    man = Humanoid("man")
+    blade = Extrusion(man, "forearm_r", length=0.6, width=0.2, thickness=0.2)
+    lo, hi = blade.bounds()
+    rng = np.random.default_rng(5)
+    points = rng.uniform(lo - 0.3, hi + 0.3, (200_000, 3))
+    inside = points[blade.sdf(points) < 0.0]
+    assert len(inside) > 1000
+    assert np.all(inside >= lo - 1e-9) and np.all(inside <= hi + 1e-9)
+
+
 @pytest.mark.parametrize("weapon", [
     {"part": "forearm_r", "length": 0.6},  # the arm → blade (9 cm wide, 2 cm thick)
     {"part": "index_l", "length": 0.3, "width": 0.02, "thickness": 0.02},  # finger → needle, thinner than a cell

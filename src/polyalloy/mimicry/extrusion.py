@@ -79,7 +79,9 @@ class Extrusion(Form):
     def bounds(self):
         lo, hi = self.base.bounds()
         tip = self.root + self.length * self.axis
-        reach = 0.5 * max(self.width, self.thickness)
+        # Half the blade's cross-section along each world axis: its width and thickness
+        # directions may both lean into the same axis.
+        reach = 0.5 * (self.width * np.abs(self.across) + self.thickness * np.abs(self.through))
         return np.minimum(lo, np.minimum(self.root, tip) - reach), np.maximum(hi, np.maximum(self.root, tip) + reach)
 
     def volume(self):
