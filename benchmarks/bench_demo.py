@@ -51,14 +51,14 @@ def last_row_before(body: list[dict[str, str]], time_s: float) -> int:
 
 def standing_window(run: Path) -> tuple[float, float] | None:
     """(start, end) [s] of t1000 standing at rest after re-forming: from the frame after his
-    `reformed` event to his next move; None if he never re-formed."""
+    `reformed` event to his next move or the next shot at him; None if he never re-formed."""
     with (run / "events.csv").open(newline="") as f:
         events = [e for e in csv.DictReader(f) if e["body"] == "t1000"]
     reformed = next((float(e["time"]) for e in events if e["event"] == "reformed"), None)
     if reformed is None:
         return None
-    moves = [float(e["time"]) for e in events if e["event"] == "move" and float(e["time"]) > reformed]
-    return reformed, min(moves, default=math.inf)
+    ends = [float(e["time"]) for e in events if e["event"] in ("move", "impact", "grenade") and float(e["time"]) > reformed]
+    return reformed, min(ends, default=math.inf)
 
 
 def stage_figures(rows: list[dict[str, str]], shot_at: float, slugs_at: float,
@@ -78,7 +78,8 @@ def stage_figures(rows: list[dict[str, str]], shot_at: float, slugs_at: float,
         if r["body"] in ("flood", "rupture"):
             nitrogen[r["time"]] = nitrogen.get(r["time"], 0.0) + value(r, "mass")
     boiled = next((t for t in sorted(nitrogen, key=float) if float(t) > 1.0 and nitrogen[t] == 0.0), "never")
-    fused = next((i for i in range(shattered, len(body)) if value(body[i], "largest_fragment") >= 0.95), None)
+    apart = next((i for i in range(shattered, len(body)) if value(body[i], "largest_fragment") < 0.95), len(body))
+    fused = next((i for i in range(apart, len(body)) if value(body[i], "largest_fragment") >= 0.95), None)
     reformed = [value(r, "iou") for r in body[fused:] if value(r, "time") < slugs_at] if fused is not None else []
     at_rest = [value(r, "iou") for r in body if standing and standing[0] < value(r, "time") - 1e-6 and value(r, "time") <= standing[1] + 1e-6]
     throes: dict[str, float] = {}
