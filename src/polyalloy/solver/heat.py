@@ -588,7 +588,7 @@ class HeatSolver:
         node_ranges = mpm.node_ranges()
         node_thermal = mpm.grid_velocity_mass
         lo, hi = wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi)
-        try:
+        with mpm.scattering():
             mpm.in_lanes(scatter, list(range(mpm.lanes)))
             mpm.in_lanes(
                 lambda r: wp.launch(
@@ -598,9 +598,6 @@ class HeatSolver:
                     device=m.device),
                 node_ranges,
             )
-        except BaseException:
-            mpm.discard_scatter()
-            raise
         self._heat_in_lanes.zero_()
 
         def exchange(lane: int) -> None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import warp as wp
@@ -135,18 +136,20 @@ class MPMSolver:
         Simulation keep them so)."""
         self.pieces.hold(state_in, control.colliders, self.work_ranges, self.in_lanes)
         self.activate_blocks(state_in)
-        try:
+        with self.scattering():
             self._p2g(state_in, control, dt)
             self._grid_update(control, dt)
-        except BaseException:
-            self.discard_scatter()
-            raise
         self._g2p(state_in, state_out, control, dt)
 
-    def discard_scatter(self) -> None:
-        """Zero every scatter lane: after a scatter whose sums were never read (an interrupted
-        stage), they would be added into the next one's."""
-        self.grid_scatter.zero_()
+    @contextmanager
+    def scattering(self) -> Iterator[None]:
+        """Around a scatter and the pass that sums (and so zeroes) its lanes: if anything is
+        raised in between, zero every lane, or the next scatter would add onto the stale sums."""
+        try:
+            yield
+        except BaseException:
+            self.grid_scatter.zero_()
+            raise
 
     def close(self) -> None:
         """Stop the lane threads (the solver cannot step afterwards)."""
