@@ -32,6 +32,25 @@ def _shot(at: float, **keys) -> dict:
     return {"do": "impact", "at": at, "body": "alloy", "point": [0.0, BALL_RADIUS, BALL_RADIUS], "direction": [0.0, 0.0, -1.0], **keys}
 
 
+def _crater_mass(sim, point, radius: float, present=None) -> float:
+    """Σ w m of the crater about `point` [m]: weight w = 1 − (d/r)² within `radius` (polyalloy.damage)."""
+    d2 = ((sim.state.x.numpy().astype(np.float64) - np.asarray(point)) ** 2).sum(axis=1)
+    weight = np.clip(1.0 - d2 / radius**2, 0.0, None)
+    if present is not None:
+        weight = weight * present
+    return float(weight @ sim.model.particle_mass.numpy())
+
+
+def _lodged_momentum(event: ImpactEvent, crater_mass: float) -> float:
+    """Momentum [N·s] a projectile lodging in a crater of `crater_mass` [kg] gives it: a perfectly
+    inelastic collision moves both at m_b u_b / (M + m_b)."""
+    return event.projectile_mass * event.speed * crater_mass / (crater_mass + event.projectile_mass)
+
+
+def _strike_point(detail: str) -> np.ndarray:
+    return np.array([float(c) for c in detail.split("[", 1)[1].split("]", 1)[0].split(",")])
+
+
 def test_a_shot_gives_the_crater_the_projectiles_momentum_and_its_share_of_energy():
     # Momentum balance: the body gains exactly the projectile's momentum m_b·u_b along its path.
     # Energy: the outward throw carries `splash` of ½·m_b·u_b² and no net momentum; with a
@@ -59,10 +78,11 @@ def test_a_shot_along_a_path_strikes_the_body_where_the_path_first_meets_it():
     event = ImpactEvent.model_validate(_shot(0.0, point=[0.0, BALL_RADIUS, 1.0], along_path=True, radius=0.05))
     struck, detail = apply_impact(sim.model, sim.state, sim.control, 0, event)
     assert struck
-    strike = np.array([float(c) for c in detail.split("[", 1)[1].split("]", 1)[0].split(",")])
+    strike = _strike_point(detail)
     assert strike[2] == pytest.approx(BALL_RADIUS, abs=BALL_RADIUS - np.sqrt(BALL_RADIUS**2 - 0.05**2) + 0.01)
     momentum = (mass[:, None] * sim.state.v.numpy().astype(np.float64)).sum(axis=0)
-    np.testing.assert_allclose(momentum, [0.0, 0.0, -event.projectile_mass * event.speed], rtol=1e-3, atol=1e-3)
+    expected = _lodged_momentum(event, _crater_mass(sim, strike, event.radius))
+    np.testing.assert_allclose(momentum, [0.0, 0.0, -expected], rtol=1e-3, atol=1e-3)
     beside = ImpactEvent.model_validate(_shot(0.0, point=[2.0 * BALL_RADIUS, BALL_RADIUS, 1.0], along_path=True, radius=0.05))
     struck, detail = apply_impact(sim.model, sim.state, sim.control, 0, beside)
     assert not struck and detail.startswith("missed")
@@ -70,8 +90,9 @@ def test_a_shot_along_a_path_strikes_the_body_where_the_path_first_meets_it():
 
 def test_a_shot_moves_only_the_metal_still_present():
     # Metal dissolved or boiled off stays where it left, at rest, outside the run: a shot through
-    # where it lies must give it nothing, and hand the body's present metal the projectile's
-    # whole momentum m_b·u_b. Half the ball (z > 0, the side the shot strikes) is marked gone.
+    # where it lies must give it nothing, and hand the body's present metal what the lodging
+    # projectile gives the crater it finds there, m_b u_b · M / (M + m_b) with M that metal's
+    # weighted mass. Half the ball (z > 0, the side the shot strikes) is marked gone.
     sim = make_simulation(_ball_scene(0.1, gravity=(0.0, 0.0, 0.0)))
     mass = sim.model.particle_mass.numpy()
     gone = sim.state.x.numpy()[:, 2] > 0.0
@@ -83,7 +104,32 @@ def test_a_shot_moves_only_the_metal_still_present():
     v = sim.state.v.numpy().astype(np.float64)
     assert struck and np.abs(v[gone]).max() == 0.0
     momentum = (mass[~gone, None] * v[~gone]).sum(axis=0)
-    np.testing.assert_allclose(momentum, [0.0, 0.0, -event.projectile_mass * event.speed], rtol=1e-3, atol=1e-3)
+    expected = _lodged_momentum(event, _crater_mass(sim, event.point, event.radius, present=~gone))
+    np.testing.assert_allclose(momentum, [0.0, 0.0, -expected], rtol=1e-3, atol=1e-3)
+
+
+def test_a_grazing_shot_moves_its_little_metal_no_faster_than_the_projectile():
+    # A shot that finds less metal than its own mass (the steel mill's 2 cm run: a pistol round
+    # grazing the fallen man, 8 g into 2 g) must not hand that metal the projectile's whole
+    # momentum (it flew at 1.4 km/s from a 430 m/s round). The round lodges: a perfectly
+    # inelastic collision moves the crater M at u_b m_b / (M + m_b) < u_b and gives the body
+    # m_b u_b · M / (M + m_b); the throw, even all of the energy the collision dissipates
+    # (splash = 1, ½ m_b u_b² · M / (M + m_b)), leaves the body with less kinetic energy than
+    # the round brought. A 12-gauge slug (28 g, 430 m/s) into a 1.2 cm crater about the particle at the ball's front.
+    sim = make_simulation(_ball_scene(0.1, gravity=(0.0, 0.0, 0.0)))
+    mass = sim.model.particle_mass.numpy().astype(np.float64)
+    x = sim.state.x.numpy()
+    front = x[np.argmax(np.where(np.abs(x[:, 0]) + np.abs(x[:, 1] - BALL_RADIUS) < 0.01, x[:, 2], -np.inf))]
+    event = ImpactEvent.model_validate(_shot(0.0, point=[float(c) for c in front], radius=0.012, splash=1.0))
+    crater = _crater_mass(sim, front, event.radius)
+    assert crater < event.projectile_mass
+    struck, _ = apply_impact(sim.model, sim.state, sim.control, 0, event)
+    v = sim.state.v.numpy().astype(np.float64)
+    momentum = (mass[:, None] * v).sum(axis=0)
+    assert struck
+    np.testing.assert_allclose(momentum, [0.0, 0.0, -_lodged_momentum(event, crater)], rtol=1e-3, atol=1e-3)
+    kinetic = 0.5 * float(mass @ (v**2).sum(axis=1))
+    assert kinetic < 0.5 * event.projectile_mass * event.speed**2, kinetic
 
 
 def _heal_times(rows, shots, drop_within=0.2):

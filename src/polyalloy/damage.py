@@ -1,12 +1,15 @@
 """Damage to a body: gunshots that blow craters (D1) and grenades that burst inside it (D4).
 
-A projectile of mass m_b and speed u_b hands the crater its momentum m_b·u_b along its path,
-spread over the particles within the crater radius with weight w = 1 − (d/r)², and an outward
-throw of the crater's metal that carries no net momentum: a fraction `splash` of its kinetic
-energy ½·m_b·u_b² for a bullet (the rest is heat and deformation, not modelled), the blast's
-`blast_energy` for a grenade. The shock also
-costs the body authority (Control.traumatise), so the crater stays open until the weakened will
-pulls it shut.
+A projectile of mass m_b and speed u_b strikes the particles within the crater radius, weighted
+w = 1 − (d/r)², of weighted mass M. It lodges in them, a perfectly inelastic collision: the crater
+moves at u_b · m_b / (M + m_b) along its path (never faster than the projectile came, however
+little metal a grazing shot finds) and the body gains m_b·u_b · M / (M + m_b) of momentum, the rest
+staying with the round, which is not simulated. On top of that an outward throw of the crater's
+metal that carries no net momentum: for a bullet a fraction `splash` of the energy the collision
+dissipates, ½·m_b·u_b² · M / (M + m_b) (the rest is heat and deformation, not modelled); for a
+grenade the blast's `blast_energy` · M / (M + 3/5 charge), Gurney's share for the metal about a
+charge. The shock also costs the body authority (Control.traumatise), so the crater stays open until
+the weakened will pulls it shut.
 """
 
 from __future__ import annotations
@@ -52,8 +55,9 @@ def apply_impact(
     mean_outward = total[1:4] / weighted_mass
     # ½ s² Σ w² m |r̂ − r̄|², with |r̂| = 1 for every particle off the impact point.
     spread = total[4] - 2.0 * mean_outward @ total[5:8] + mean_outward @ mean_outward * total[4]
-    splash_speed = float(np.sqrt(2.0 * event.throw_energy / spread)) if spread > 0.0 else 0.0
-    kick = direction * (momentum / weighted_mass)
+    throw_energy = event.throw_energy * weighted_mass / (weighted_mass + event.sharing_mass)
+    splash_speed = float(np.sqrt(2.0 * throw_energy / spread)) if spread > 0.0 else 0.0
+    kick = direction * (momentum / (weighted_mass + event.projectile_mass))
     wp.launch(
         kernels.apply_impact, dim=model.particle_count,
         inputs=[state.x, model.particle_body_device, state.status, body, point, event.radius, wp.vec3(*kick), splash_speed,
@@ -62,6 +66,7 @@ def apply_impact(
     )
     return True, (
         f"shot at {where}: {momentum:.3g} N·s into {weighted_mass:.3g} kg (weighted) of crater, "
+        f"moving it at {float(np.linalg.norm(kick)):.3g} m/s, "
         f"splash {splash_speed:.3g} m/s, authority now {float(control.effective_authority[body]):.2f}"
     )
 

@@ -888,7 +888,8 @@ class ImpactEvent(_ShotEvent):
     radius: float = Field(0.1, gt=0, description="Radius of the crater the shot blows open [m].")
     splash: float = Field(
         0.02, ge=0, le=1,
-        description="Fraction of the projectile's kinetic energy that throws the crater's metal outward (0..1); "
+        description="Fraction of the energy the projectile loses lodging in a crater of mass M, "
+        "½ m_b u_b² · M / (M + m_b), that throws the crater's metal outward (0..1); "
         "the rest goes into heat and deformation. 0.02 opens craters 'like splashes frozen' (001) that heal; "
         "0.1 sprays droplets that a 2 cm grid no longer pulls back whole.",
     )
@@ -896,8 +897,16 @@ class ImpactEvent(_ShotEvent):
 
     @property
     def throw_energy(self) -> float:
-        """Kinetic energy [J] that throws the crater's metal outward."""
+        """Kinetic energy [J] that throws the crater's metal outward when the crater is much
+        heavier than the projectile (see `sharing_mass`)."""
         return self.splash * 0.5 * self.projectile_mass * self.speed**2
+
+    @property
+    def sharing_mass(self) -> float:
+        """Mass [kg] that shares the throw with a crater of metal M, which gets M / (M + this) of
+        `throw_energy`: the projectile's own, since a perfectly inelastic collision dissipates
+        ½ m_b u_b² · M / (M + m_b), the energy `splash` is a share of."""
+        return self.projectile_mass
 
 
 class GrenadeEvent(_ShotEvent):
@@ -913,12 +922,25 @@ class GrenadeEvent(_ShotEvent):
         description="Kinetic energy the blast gives the metal it reaches [J]; a 40 mm round's 32 g of explosive "
         "release ~1.5e5 J, a seventh of it 2e4 J.",
     )
+    charge_mass: float = Field(
+        0.032, gt=0,
+        description="Mass of the round's explosive [kg] (a 40 mm round: 32 g); the gases it becomes keep a share "
+        "of the blast that grows as the metal around the burst gets lighter (Gurney's sphere).",
+    )
     trauma: float = Field(0.8, ge=0, le=1, description="Authority the blast takes from the body (0..1).")
 
     @property
     def throw_energy(self) -> float:
-        """Kinetic energy [J] that throws the metal around the burst outward."""
+        """Kinetic energy [J] that throws the metal around the burst outward when that metal is
+        much heavier than the charge (see `sharing_mass`)."""
         return self.blast_energy
+
+    @property
+    def sharing_mass(self) -> float:
+        """Mass [kg] that shares the blast with metal M around it, which gets M / (M + this) of
+        `throw_energy`: 3/5 of the charge C, by Gurney's sphere (a shell of metal M about a charge
+        C of Gurney energy E moves at √(2E/C) / √(M/C + 3/5), so ½ M V² = E · M / (M + 3C/5))."""
+        return 0.6 * self.charge_mass
 
 
 EVENT_KINDS = (MorphEvent, MoveEvent, FlipEvent, ExtrudeEvent, CamouflageEvent, GlitchEvent, CleaveEvent, ImpactEvent, GrenadeEvent)
