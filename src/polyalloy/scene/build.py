@@ -15,7 +15,7 @@ import warp as wp
 
 from ..control import Control
 from ..materials import MATERIALS, Constitutive, Material
-from ..mimicry import Box, Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume
+from ..mimicry import Box, Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume, placed_bounds, rotation_y
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
@@ -328,6 +328,46 @@ def _pool_errors(scene: Scene, colliders: list[ColliderData], dx: float, device:
     return errors
 
 
+def _overlap_errors(
+    scene: Scene, forms: dict[str, Form], sampled: list[tuple[int, np.ndarray]], colliders: list[ColliderData], dx: float, device: str
+) -> list[str]:
+    """Bodies that start inside one another, and willed bodies inside a solid collider (passive
+    ones were sampled around the solids), one error each. Their particles would start
+    interpenetrating and burst apart. A body merely touching another or resting on a solid is
+    fine: only particles more than a quarter of a particle spacing deep count. `sampled` holds
+    each body's index with its particle positions [m]; `colliders` are the scene's own."""
+    errors = []
+    for index, positions in sampled:
+        spec = scene.bodies[index]
+        depth = 0.25 * dx / round(spec.particles_per_cell ** (1.0 / 3.0))
+        for other, _ in sampled:
+            if other == index:
+                continue
+            them = scene.bodies[other]
+            form = forms[them.form]
+            lo, hi = placed_bounds(form, np.asarray(them.position, dtype=float), them.rotation)
+            near = positions[np.all((positions > lo) & (positions < hi), axis=1)]
+            if len(near) == 0:
+                continue
+            # Row vectors: (x − position) R undoes the rotation x = position + R·local.
+            local = (near - np.asarray(them.position, dtype=float)) @ rotation_y(them.rotation)
+            inside = int(np.count_nonzero(form.sdf(local) < -depth))
+            if inside:
+                errors.append(
+                    f"bodies[{index}].position: {inside} particles of body {spec.name!r} start inside body {them.name!r} "
+                    f"(bodies[{other}]); two bodies cannot fill the same space: move one or shrink its form"
+                )
+        for k, collider in enumerate(colliders if spec.control else ()):
+            distance = solid_distances(positions, wp.array([collider], dtype=ColliderData, device=device), device)
+            inside = int(np.count_nonzero(distance < -depth))
+            if inside:
+                errors.append(
+                    f"bodies[{index}].position: {inside} particles of body {spec.name!r} start inside solid collider "
+                    f"{scene.colliders[k].name!r} (colliders[{k}]): move the body or the collider"
+                )
+    return errors
+
+
 def _sampleable_forms(scene: Scene, forms: dict[str, Form]) -> tuple[dict[int, str], list[str]]:
     """The form each sampleable collider gives a body that touches it (collider index → form
     name), adding forms made from primitive colliders to `forms`; and error lines."""
@@ -440,8 +480,12 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     dx = float(settings.cell)
     grid = GridSpec.for_domain(lo, hi, dx)
 
+    colliders, motions, meshes, collider_temperatures, collider_errors = _colliders(scene, device, forms)
+    errors += collider_errors
+    # The scene's own solids; a cleave event's bar waits out of the way until it swings.
+    solids = wp.array(colliders[: len(scene.colliders)], dtype=ColliderData, device=device) if colliders and not collider_errors else None
     materials: list[Material] = []
-    chunks, bodies = [], []
+    chunks, bodies, sampled = [], [], []
     start = 0
     for index, spec in enumerate(scene.bodies):
         material = _conducting(scene_material(spec.material, settings), spec.heat_transfer_scale, settings.heat_transfer_scale)
@@ -452,6 +496,14 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             materials.append(material)
         rng = np.random.default_rng([settings.seed, index])
         positions, colors = fill_form(forms[spec.form], np.asarray(spec.position, dtype=float), dx, spec.particles_per_cell, rng, spec.rotation)
+        if not spec.control and solids is not None and len(positions):
+            # Passive matter fills its form around the solids in it (a flood around a rail's
+            # foot); a willed body inside a solid is refused below (its form would be cut).
+            outside_solids = solid_distances(positions, solids, device) >= 0.0
+            if not outside_solids.any():
+                errors.append(f"bodies[{index}].position: body {spec.name!r} lies wholly inside solid colliders; move it out of them")
+                continue
+            positions, colors = positions[outside_solids], colors[outside_solids]
         if len(positions) == 0:
             errors.append(f"bodies[{index}].form: form {spec.form!r} holds no particle at cell {dx} m; make it larger or the cell smaller")
             continue
@@ -462,6 +514,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
                 f"the domain {settings.domain}; move the body or enlarge scene.domain"
             )
             continue
+        sampled.append((index, positions))
         count = len(positions)
         volume_change = np.ones(count, dtype=np.float32)
         if spec.hydrostatic and liquid and initial_phase(material, spec.temperature) == 1.0:
@@ -503,11 +556,11 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
             materials.append(material)
         chunk["material"] = np.full(len(chunk["x"]), materials.index(material), dtype=np.int32)
     chunks += emitted
-    colliders, motions, meshes, collider_temperatures, collider_errors = _colliders(scene, device, forms)
-    errors += collider_errors
     sampleable, sampleable_errors = _sampleable_forms(scene, forms)
     errors += sampleable_errors
     errors += _pool_errors(scene, colliders, dx, device)
+    if not collider_errors:
+        errors += _overlap_errors(scene, forms, sampled, colliders[: len(scene.colliders)], dx, device)
     errors += _morph_errors(scene, forms, bodies, set(sampleable.values()))
     if not scene.bodies:
         errors.append("bodies: the scene has no body; add a [[bodies]] table")
