@@ -592,6 +592,35 @@ def test_in_molten_steel_a_body_screams_through_every_form_it_has_taken_then_dis
     assert row["dissolved_mass"] >= 0.99 * initial
 
 
+def test_a_body_whose_feet_dissolve_as_they_enter_still_falls_into_its_throes():
+    # T6's trigger (polyalloy.throes): a tenth of the body's metal in the dissolving pool,
+    # counting what the pool has dissolved (it stays where it dissolved). A willed ball is
+    # lowered 0.08 m into a 1500 °C bath that conducts × 10⁴: every particle dissolves within a
+    # frame of entering, so the metal present in the bath never reaches a tenth of what is left
+    # (the bundled molten_steel scene stood on the steel on no feet this way), while a quarter
+    # of the ball has gone into it.
+    data = scene_dict("step_in", 0.8, [[-0.3, 0.0, -0.3], [0.3, 0.6, 0.3]], 0.02, heat_transfer_scale=1.0e4, fps=25)
+    data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.1}, {"name": "rod", "shape": "capsule", "radius": 0.05, "length": 0.3}]
+    data["bodies"] = [{"name": "t1000", "form": "ball", "library": ["rod"], "position": [0.0, 0.12, 0.0], "temperature": 20.0}]
+    data["pools"] = [{"name": "steel", "material": "molten_steel", "temperature": 1500.0,
+                      "region": {"lo": [-0.3, 0.0, -0.3], "hi": [0.3, 0.1, 0.3]}}]
+    data["events"] = [{"do": "move", "at": 0.1, "body": "t1000", "to": [0.0, 0.04, 0.0], "over": 0.3}]
+    sim = make_simulation(data)
+    initial = sim.metrics_rows()[0]["mass"]
+    began, present_share = None, []
+    pool_lo, pool_hi = np.array([-0.3, 0.0, -0.3]), np.array([0.3, 0.1, 0.3])
+    while sim.frame < sim.frame_count and began is None:
+        sim.step_frame()
+        present = sim.state.status.numpy() == 0
+        x = sim.state.x.numpy()[present]
+        present_share.append(np.all((x >= pool_lo) & (x <= pool_hi), axis=1).mean())
+        if any(e.kind == "throes" for e in sim.applied_events):
+            began = sim.time
+    dissolved = sim.metrics_rows()[0]["dissolved_mass"] / initial
+    assert began is not None, f"no throes: {dissolved:.2f} of the ball dissolved, at most {max(present_share):.3f} of the rest in the bath"
+    assert max(present_share) < 0.1, max(present_share)
+
+
 def test_a_pool_reaching_into_a_solid_is_refused_naming_it():
     # Bad input (temperature issue): a bath that overlaps a solid collider cannot exist.
     from polyalloy.scene.errors import SceneError

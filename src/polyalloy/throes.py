@@ -2,8 +2,10 @@
 and "screams through every form it has ever taken, faster and faster" (screenplay 001, 003).
 
 The throes begin the first frame THROES_IMMERSED of its metal lies in such a pool (a bath at or
-above its boiling point, polyalloy.solver.pools): a few drops flung into the vat dissolve
-there, but the body has not fallen in. From then on it morphs to each form of its library in
+above its boiling point, polyalloy.solver.pools), counting the metal the pool has already
+dissolved (it stays where it dissolved): a few drops flung into the vat dissolve there, but the
+body has not fallen in; and a body stepping in loses its feet as fast as they enter, so counting
+only what is left, it never had a tenth of itself in the steel and stood on it. From then on it morphs to each form of its library in
 turn, starting with the second (the first is the form it started in): the first for THROES_FIRST_HOLD seconds, each next one
 THROES_SPEEDUP times as long, down to THROES_SHORTEST_HOLD, round and round while any will is
 left. Once the forms come at their fastest it can no longer hold itself up in the metal that is
@@ -21,7 +23,7 @@ from .control import Control
 from .events import AppliedEvent, Timeline
 from .model import Model
 from .scene import Scene
-from .state import PRESENT, State
+from .state import DISSOLVED, PRESENT, State
 
 THROES_IMMERSED = 0.1
 """Share of a body's present particles in a dissolving pool from which its death throes begin [-]."""
@@ -78,11 +80,12 @@ class DeathThroes:
                 if x is None:
                     x, status = states[0].x.numpy(), states[0].status.numpy()
                 sl = body.particle_slice
-                if not self._in_dissolving_pool(x[sl][status[sl] == PRESENT], body.material.boiling_point, time):
+                metal = (status[sl] == PRESENT) | (status[sl] == DISSOLVED)
+                if not self._in_dissolving_pool(x[sl][metal], body.material.boiling_point, time):
                     continue
                 control.throes_start[b] = time
                 control.throes_stage[b] = -1
-                floor = self._pool_floor(x[sl][status[sl] == PRESENT], body.material.boiling_point, time)
+                floor = self._pool_floor(x[sl][metal], body.material.boiling_point, time)
                 depth = float(np.max(x[sl][status[sl] == PRESENT][:, 1])) - floor
                 control.move_body(b, control.offsets[b] - np.array([0.0, depth, 0.0]), time + _geometric_holds()[1], depth / THROES_SINK_SPEED)
                 applied.append(AppliedEvent(time, body.name, "throes", "fell into metal hot enough to dissolve it: death throes begin"))

@@ -767,6 +767,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
         material = materials[particle_material[p]]
         stress = kirchhoff_stress(F_in[p], C_in[p], material, phase, bond_in[p])
         v = v_in[p]
+        bath = pool_at(x_in[p], pools, time)
         # A mimetic body's will enters as an impulse on the grid momentum, so other materials
         # feel it through the shared grid (momentum exchange stays right).
         if wp.static(willed):
@@ -782,13 +783,16 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
                     if will_mode[p] != WILL_HOLD:
                         target = targets[p] + body_offset[body]
                         target_velocity = body_offset_velocity[body]
+                        # The will bears the particle's apparent weight: in a bath, gravity less
+                        # Archimedes' lift (metal lighter than steel is held down, not buoyed up twice).
                         resisted_gravity = gravity
+                        if bath >= 0:
+                            resisted_gravity = gravity * (1.0 - pools[bath].density / material.density)
                     will = control_acceleration(
                         x_in[p], v, target, target_velocity, authority, body_gain[body],
                         body_max_acceleration[body], resisted_gravity,
                     )
                     v = v + dt * will
-        bath = pool_at(x_in[p], pools, time)
         if bath >= 0:
             v = v + dt * bath_acceleration(v, material.density, gravity, pools[bath])
         scatter_mass_out[p] = m
