@@ -241,13 +241,15 @@ def test_materials_json_has_the_contract_keys():
 
 
 def test_every_bundled_scene_validates_and_runs_a_frame(tmp_path):
-    # Bundled scenes are tested documentation: each one validates and runs a frame at draft
-    # quality, and its mass is accounted for (A1: body + dissolved + evaporated + lost =
+    # Bundled scenes are tested documentation: each one validates at both qualities (particles
+    # are sampled at each one's cell, and a body can reach into a solid at one only), runs a
+    # frame at draft quality, and its mass is accounted for (A1: body + dissolved + evaporated + lost =
     # initial; nothing unaccounted beyond 0.1 %, every body and emitter row).
     from polyalloy.cli import bundled_scenes
 
     for name in bundled_scenes():
-        assert runner.invoke(app, ["validate", name]).exit_code == 0, name
+        for quality in ("draft", "final"):
+            assert runner.invoke(app, ["validate", name, "--quality", quality]).exit_code == 0, (name, quality)
         result = runner.invoke(app, ["run", name, "--quality", "draft", "--frames", "1", "--no-video", "--out", str(tmp_path / name)])
         assert result.exit_code == 0, result.output
         with open(tmp_path / name / "metrics.csv", newline="") as f:

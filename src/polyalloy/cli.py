@@ -156,13 +156,18 @@ def scenes() -> None:
 
 
 @app.command()
-def validate(scene: str = typer.Argument(..., help="Scene file (TOML) or the name of a bundled scene.")) -> None:
-    """Check a scene file (schema, references, forms, meshes, particles in the domain) without simulating."""
+def validate(
+    scene: str = typer.Argument(..., help="Scene file (TOML) or the name of a bundled scene."),
+    quality: Quality = typer.Option(None, "--quality", help="Check it with the scene's [quality.draft] or [quality.final] overrides."),
+) -> None:
+    """Check a scene file (schema, references, forms, meshes, particles in the domain, bodies inside
+    one another or a solid) without simulating. Particles are sampled at the cell the run would
+    use, so check each quality you will run."""
     from .scene import SceneError
     from .scene.build import build_scene
 
     path = resolve_scene_path(scene)
-    loaded = _load(path, None)
+    loaded = _load(path, quality)
     _check_device(Device.cpu)
     try:
         built = build_scene(loaded, "cpu")
