@@ -17,7 +17,7 @@ import warp as wp
 
 from . import metrics, thermal
 from .events import AppliedEvent, Timeline
-from .mimicry import Form, placed_bounds, rotation_y
+from .mimicry import Form, placed_bounds, placed_sdf
 from .scene import Scene
 from .scene.build import build_scene
 from .solver import MPMSolver, kernels
@@ -257,16 +257,8 @@ class Simulation:
 
     def form_sdf(self, body_index: int):
         """World-space SDF of a body's current form at its pose: (M,3) points [m] → distances [m]."""
-        body = self.model.bodies[body_index]
         form = self.forms[self.control.forms[body_index]]
-        rotation = rotation_y(self.control.heading(body_index))
-        position = self._pose_position(body_index)
-
-        def sdf(points: np.ndarray) -> np.ndarray:
-            # Row vectors: (x − position) R undoes the rotation x = position + R·local.
-            return form.sdf((np.asarray(points, dtype=np.float64) - position) @ rotation)
-
-        return sdf
+        return placed_sdf(form, self._pose_position(body_index), self.control.heading(body_index))
 
     @staticmethod
     def _accounted_mass(data: dict[str, np.ndarray], sl: slice) -> tuple[np.ndarray, float, float, float]:

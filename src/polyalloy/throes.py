@@ -3,10 +3,10 @@ and "screams through every form it has ever taken, faster and faster" (screenpla
 
 The throes begin the first frame THROES_IMMERSED of its metal lies in such a pool (a bath at or
 above its boiling point, polyalloy.solver.pools), counting the metal the pool has already
-dissolved (it stays where it dissolved): a few drops flung into the vat dissolve there, but the
-body has not fallen in; and a body stepping in loses its feet as fast as they enter, so counting
-only what is left, it never had a tenth of itself in the steel and stood on it. From then on it morphs to each form of its library in
-turn, starting with the second (the first is the form it started in): the first for THROES_FIRST_HOLD seconds, each next one
+dissolved, which stays where it dissolved: a few drops flung into the vat dissolve there, but the
+body has not fallen in; and a body stepping in loses its feet as fast as they enter (counting only
+what is left, it never had a tenth of itself in the steel and stood on it). From then on it
+morphs to each form of its library in turn, starting with the second (the first is the form it started in): the first for THROES_FIRST_HOLD seconds, each next one
 THROES_SPEEDUP times as long, down to THROES_SHORTEST_HOLD, round and round while any will is
 left. Once the forms come at their fastest it can no longer hold itself up in the metal that is
 dissolving it: its form sinks to the pool's floor at THROES_SINK_SPEED, and it dissolves. Its
@@ -26,7 +26,7 @@ from .scene import Scene
 from .state import DISSOLVED, PRESENT, State
 
 THROES_IMMERSED = 0.1
-"""Share of a body's present particles in a dissolving pool from which its death throes begin [-]."""
+"""Share of a body's metal, present or dissolved, in a dissolving pool from which its death throes begin [-]."""
 
 THROES_FIRST_HOLD = 0.6
 """Seconds the first form of the death throes is held [s]."""
@@ -81,11 +81,11 @@ class DeathThroes:
                     x, status = states[0].x.numpy(), states[0].status.numpy()
                 sl = body.particle_slice
                 metal = (status[sl] == PRESENT) | (status[sl] == DISSOLVED)
-                if not self._in_dissolving_pool(x[sl][metal], body.material.boiling_point, time):
+                floor = self._pool_floor(x[sl][metal], body.material.boiling_point, time)
+                if floor is None:
                     continue
                 control.throes_start[b] = time
                 control.throes_stage[b] = -1
-                floor = self._pool_floor(x[sl][metal], body.material.boiling_point, time)
                 depth = float(np.max(x[sl][status[sl] == PRESENT][:, 1])) - floor
                 control.move_body(b, control.offsets[b] - np.array([0.0, depth, 0.0]), time + _geometric_holds()[1], depth / THROES_SINK_SPEED)
                 applied.append(AppliedEvent(time, body.name, "throes", "fell into metal hot enough to dissolve it: death throes begin"))
@@ -98,10 +98,6 @@ class DeathThroes:
             detail = self._timeline.morph(b, self._timeline.fitted(b, form, states[0]), states, seed=10_000 + stage)
             applied.append(AppliedEvent(time, body.name, "throes", f"death throes, form {stage + 1}: {form!r}; {detail}"))
         return applied
-
-    def _in_dissolving_pool(self, x: np.ndarray, boiling_point: float, time: float) -> bool:
-        """Whether THROES_IMMERSED of the points x [m] lie in a pool at `time` [s] at or above `boiling_point` [°C]."""
-        return self._pool_floor(x, boiling_point, time) is not None
 
     def _pool_floor(self, x: np.ndarray, boiling_point: float, time: float) -> float | None:
         """Floor height [m] of the first pool at `time` [s] at or above `boiling_point` [°C]

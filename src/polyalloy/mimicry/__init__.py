@@ -20,7 +20,7 @@ from polyalloy.mimicry.assignment import assign_targets, match_count
 from polyalloy.mimicry.humanoid import Humanoid
 from polyalloy.mimicry.extrusion import Extrusion
 from polyalloy.mimicry.meshes import MeshForm
-from polyalloy.mimicry.sampling import estimate_volume, fill_form, particle_volume, placed_bounds, rotation_y
+from polyalloy.mimicry.sampling import estimate_volume, fill_form, particle_volume, placed_bounds, placed_sdf, rotation_y
 
 __all__ = [
     "Extrusion",
@@ -41,6 +41,7 @@ __all__ = [
     "estimate_volume",
     "fill_form",
     "placed_bounds",
+    "placed_sdf",
     "make_form",
     "match_count",
     "parse_color",

@@ -15,7 +15,7 @@ outside (skipped), inside (kept without testing), or on the surface (each point 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -51,6 +51,19 @@ def placed_bounds(form: Form, position: np.ndarray, rotation_y_deg: float = 0.0)
     # Row vectors: R·local is local @ Rᵀ.
     world = np.asarray(position, dtype=float) + corners @ rotation_y(rotation_y_deg).T
     return world.min(axis=0), world.max(axis=0)
+
+
+def placed_sdf(form: Form, position: np.ndarray, rotation_y_deg: float = 0.0) -> Callable[[np.ndarray], np.ndarray]:
+    """World-space SDF of ``form`` turned by ``rotation_y_deg`` about +y and placed at
+    ``position`` [m]: (M, 3) points [m] → distances [m], negative inside."""
+    position = np.asarray(position, dtype=np.float64)
+    rotation = rotation_y(rotation_y_deg)
+
+    def sdf(points: np.ndarray) -> np.ndarray:
+        # Row vectors: (x − position) R undoes the rotation x = position + R·local.
+        return form.sdf((np.asarray(points, dtype=np.float64) - position) @ rotation)
+
+    return sdf
 
 
 def fill_form(form: Form, position: np.ndarray, spacing: float, particles_per_cell: int,

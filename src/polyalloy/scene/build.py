@@ -15,7 +15,7 @@ import warp as wp
 
 from ..control import Control
 from ..materials import MATERIALS, Constitutive, Material
-from ..mimicry import Box, Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume, placed_bounds, rotation_y
+from ..mimicry import Box, Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume, placed_bounds, placed_sdf
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
@@ -329,37 +329,34 @@ def _pool_errors(scene: Scene, colliders: list[ColliderData], dx: float, device:
 
 
 def _overlap_errors(
-    scene: Scene, forms: dict[str, Form], sampled: list[tuple[int, np.ndarray]], colliders: list[ColliderData], dx: float, device: str
+    scene: Scene, forms: dict[str, Form], sampled: list[tuple[int, np.ndarray, float]], solids: wp.array | None, device: str
 ) -> list[str]:
-    """Bodies that start inside one another, and willed bodies inside a solid collider (passive
-    ones were sampled around the solids), one error each. Their particles would start
-    interpenetrating and burst apart. A body merely touching another or resting on a solid is
-    fine: only particles more than a quarter of a particle spacing deep count. `sampled` holds
-    each body's index with its particle positions [m]; `colliders` are the scene's own."""
+    """Bodies that start inside one another, and willed bodies inside one of the scene's solid
+    colliders `solids` (passive ones were sampled around them), one error each. Their particles
+    would start interpenetrating and burst apart. A body merely touching another or resting on a
+    solid is fine: only particles more than a quarter of their spacing deep count. `sampled`
+    holds each body's index, particle positions [m] and particle spacing [m]."""
     errors = []
-    for index, positions in sampled:
+    for index, positions, spacing in sampled:
         spec = scene.bodies[index]
-        depth = 0.25 * dx / round(spec.particles_per_cell ** (1.0 / 3.0))
-        for other, _ in sampled:
+        depth = 0.25 * spacing
+        for other, _, _ in sampled:
             if other == index:
                 continue
             them = scene.bodies[other]
-            form = forms[them.form]
-            lo, hi = placed_bounds(form, np.asarray(them.position, dtype=float), them.rotation)
+            lo, hi = placed_bounds(forms[them.form], them.position, them.rotation)
             near = positions[np.all((positions > lo) & (positions < hi), axis=1)]
-            if len(near) == 0:
-                continue
-            # Row vectors: (x − position) R undoes the rotation x = position + R·local.
-            local = (near - np.asarray(them.position, dtype=float)) @ rotation_y(them.rotation)
-            inside = int(np.count_nonzero(form.sdf(local) < -depth))
+            inside = int(np.count_nonzero(placed_sdf(forms[them.form], them.position, them.rotation)(near) < -depth)) if len(near) else 0
             if inside:
                 errors.append(
                     f"bodies[{index}].position: {inside} particles of body {spec.name!r} start inside body {them.name!r} "
                     f"(bodies[{other}]); two bodies cannot fill the same space: move one or shrink its form"
                 )
-        for k, collider in enumerate(colliders if spec.control else ()):
-            distance = solid_distances(positions, wp.array([collider], dtype=ColliderData, device=device), device)
-            inside = int(np.count_nonzero(distance < -depth))
+        if not spec.control or solids is None or not np.any(solid_distances(positions, solids, device) < -depth):
+            continue
+        # Some are inside a solid: name each solid they are in.
+        for k in range(solids.shape[0]):
+            inside = int(np.count_nonzero(solid_distances(positions, solids[k : k + 1], device) < -depth))
             if inside:
                 errors.append(
                     f"bodies[{index}].position: {inside} particles of body {spec.name!r} start inside solid collider "
@@ -514,7 +511,8 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
                 f"the domain {settings.domain}; move the body or enlarge scene.domain"
             )
             continue
-        sampled.append((index, positions))
+        spacing = dx / round(spec.particles_per_cell ** (1.0 / 3.0))
+        sampled.append((index, positions, spacing))
         count = len(positions)
         volume_change = np.ones(count, dtype=np.float32)
         if spec.hydrostatic and liquid and initial_phase(material, spec.temperature) == 1.0:
@@ -538,7 +536,6 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
                 "status": np.full(count, int(PRESENT), dtype=np.int32),
             }
         )
-        spacing = dx / round(spec.particles_per_cell ** (1.0 / 3.0))
         bodies.append(
             BodyInfo(
                 name=spec.name, material=material, form_name=spec.form, position=np.asarray(spec.position, dtype=float),
@@ -560,7 +557,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     errors += sampleable_errors
     errors += _pool_errors(scene, colliders, dx, device)
     if not collider_errors:
-        errors += _overlap_errors(scene, forms, sampled, colliders[: len(scene.colliders)], dx, device)
+        errors += _overlap_errors(scene, forms, sampled, solids, device)
     errors += _morph_errors(scene, forms, bodies, set(sampleable.values()))
     if not scene.bodies:
         errors.append("bodies: the scene has no body; add a [[bodies]] table")
