@@ -118,8 +118,12 @@ def held_temperature(
             return 1, colliders[c].temperature, colliders[c].exchange
     for axis in range(3):
         if node[axis] <= lo[axis] + tolerance or node[axis] >= hi[axis] - tolerance:
-            if bath >= 0:
-                return 1, pools[bath].temperature, pools[bath].exchange
+            # A wall a pool lies against is the pool's floor or side. The nodes beyond the wall
+            # lie outside every pool's region, so ask at the wall itself: asked where they are,
+            # the vat's floor held the metal sunk onto it at ambient, and it never dissolved.
+            wall_bath = pool_at(wp.min(wp.max(node, lo), hi), pools, time)
+            if wall_bath >= 0:
+                return 1, pools[wall_bath].temperature, pools[wall_bath].exchange
             return 1, ambient, 1.0
     return 0, 0.0, 0.0
 
