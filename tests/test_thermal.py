@@ -16,7 +16,7 @@ from scipy.special import erf, erfc
 
 from polyalloy import metrics, thermal
 from polyalloy.control import REFORM_SHATTERED
-from polyalloy.materials import MATERIALS
+from polyalloy.materials import MATERIALS, RUBBLE_FRICTION_ANGLE
 
 from .conftest import make_simulation, scene_dict
 
@@ -656,7 +656,7 @@ def test_a_pool_reaching_into_a_solid_is_refused_naming_it():
 
 def _total_energy(sim) -> float:
     """Kinetic + gravitational + elastic energy [J] of every particle: neo-Hookean with the
-    frozen moduli where bonds hold, K/2 (1 − J)² of compression where broken (constitutive.py),
+    frozen moduli where bonds hold, Hencky's G |ε|² + λ/2 (tr ε)² where broken (constitutive.py),
     plus the thermal-shock energy stored and not yet released (polyalloy.fracture)."""
     state = sim.state
     mass = sim.model.particle_mass.numpy().astype(np.float64)
@@ -667,7 +667,8 @@ def _total_energy(sim) -> float:
     mu = ALLOY.frozen_shear_modulus
     lam = ALLOY.frozen_bulk_modulus - 2.0 * mu / 3.0
     intact = mu / 2.0 * (np.einsum("nij,nij->n", F, F) - 3.0) - mu * np.log(J) + lam / 2.0 * np.log(J) ** 2
-    broken = ALLOY.frozen_bulk_modulus / 2.0 * np.minimum(J - 1.0, 0.0) ** 2
+    hencky = np.log(np.maximum(np.linalg.svd(F, compute_uv=False), 1e-6))
+    broken = mu * np.sum(hencky**2, axis=1) + lam / 2.0 * np.sum(hencky, axis=1) ** 2
     elastic = np.where(state.bond.numpy() > 0.0, intact, broken)
     stored = state.shock.numpy().astype(np.float64)
     return float(
@@ -695,6 +696,32 @@ def test_frozen_metal_cracks_along_its_grain_seams_and_breaking_creates_no_energ
     broken = sim.state.bond.numpy() <= 0.0
     assert broken[seam].mean() > 0.9
     assert broken[~seam].mean() < 0.05
+
+
+def test_broken_frozen_metal_settles_into_a_rubble_pile_as_in_column_collapse_experiments():
+    # Rubble is a cohesionless granular solid (constitutive.rubble_project), not a liquid: a
+    # column of crushed frozen alloy collapses like the sand of Lube, Huppert, Sparks & Hallworth
+    # (2004, J. Fluid Mech. 508), whose piles from columns of aspect ratio a = h0/r0 > 1.7 stand
+    # h∞ = 0.88 a^(1/6) r0 high whatever the grains: here a = 3, r0 = 3 cells, h∞ = 63 mm, asked
+    # to 25 % at this resolution (the sand test's). At rest it is no steeper, summit to toe, than
+    # its friction angle. (Frictionless, as this rubble once was, it spread to a 38 mm mound.)
+    radius, height0 = 0.06, 0.18
+    data = scene_dict("rubble", 1.2, [[-0.5, 0.0, -0.5], [0.5, 0.5, 0.5]], 0.02, ambient=-100.0, fps=25, walls="sticky")
+    data["forms"] = [{"name": "column", "shape": "cylinder", "radius": radius, "length": height0}]
+    data["bodies"] = [{"name": "pile", "form": "column", "temperature": -100.0, "control": False}]
+    sim = make_simulation(data)
+    for state in sim._states:
+        state.bond.zero_()
+    for _ in range(sim.frame_count):
+        sim.step_frame()
+    x, v = sim.state.x.numpy(), sim.state.v.numpy()
+    assert np.all(sim.state.phase.numpy() < 0.5) and np.all(sim.state.bond.numpy() <= 0.0)
+    assert np.linalg.norm(v, axis=1).max() < 0.05, "the pile must have come to rest"
+    summit = np.quantile(x[:, 1], 0.995)
+    toe = np.quantile(np.linalg.norm(x[:, [0, 2]], axis=1), 0.995)
+    expected = 0.88 * (height0 / radius) ** (1.0 / 6.0) * radius
+    assert abs(summit / expected - 1.0) < 0.25, f"summit {summit * 1000:.0f} mm, Lube et al. {expected * 1000:.0f} mm"
+    assert np.degrees(np.arctan2(summit, toe)) <= RUBBLE_FRICTION_ANGLE
 
 
 def _frozen_man(temperature: float, duration: float, cell: float) -> dict:

@@ -12,8 +12,10 @@ Voronoi grains are in VFX (Houdini's glue constraints) and in Wretborn et al. 20
   material's frozen strength, the others all of it: cracks run along the seams and leave the
   grains whole, so a shattered body is shards, not droplets.
 - A particle breaks for good when its largest principal stress exceeds its strength; broken,
-  it is rubble that resists compression only (constitutive.broken_stress), so breaking only
-  ever releases stored elastic energy, never creates it (a test checks the total).
+  it is rubble, a cohesionless granular solid: no tension, and shear only as friction on its
+  pressure allows (constitutive.broken_stress, rubble_project: Drucker–Prager at
+  materials.RUBBLE_FRICTION_ANGLE). Breaking only ever releases stored elastic energy, and the
+  rubble's plastic flow only dissipates, so neither creates energy (a test checks the total).
 
 What throws the shards far is thermal shock (notes/fracture.md: a shot's momentum alone moves
 them little). Metal quenched below its melting point contracts against the warmer metal around

@@ -123,6 +123,12 @@ FROZEN_FAILURE_STRAIN = 0.3
 strength = 0.3·E (2.9e6 Pa for the alloy); the seams between grains hold 1/30 of it (9.7e4 Pa),
 inside the 5e4–1e6 Pa notes/fracture.md tried (polyalloy.fracture)."""
 
+RUBBLE_FRICTION_ANGLE = 35.0
+"""Internal friction angle of frozen metal whose bonds have broken [degrees]: crushed angular
+solids (gravel, crushed ice) stand at 35–45°. Frictionless, the rubble of a frozen man's broken
+knees flowed like a liquid under his weight and he slumped for seconds after freezing
+(polyalloy.fracture)."""
+
 
 def _frozen_moduli(density: float) -> dict[str, float]:
     """Bulk and shear moduli [Pa] of a frozen preset of `density` [kg/m³]: the P-wave modulus

@@ -19,7 +19,7 @@ import math
 
 import warp as wp
 
-from ..materials import Constitutive, Material
+from ..materials import RUBBLE_FRICTION_ANGLE, Constitutive, Material
 
 
 @wp.struct
@@ -39,6 +39,9 @@ class MaterialData:
     """Lamé λ of the frozen liquid [Pa]."""
     frozen_strength: float
     """Tensile strength of the frozen liquid's grains [Pa]."""
+    rubble_friction_alpha: float
+    """Drucker–Prager cone coefficient of the frozen liquid once broken, from
+    materials.RUBBLE_FRICTION_ANGLE [-]."""
     shock_energy_per_kelvin2: float
     """Thermal-shock strain energy a quenched solid stores per m³ and per K² of undercooling
     below its melting point, ½ E_real α² [J/(m³·K²)] (polyalloy.fracture)."""
@@ -62,6 +65,13 @@ class MaterialData:
     """Latent heat of vaporisation [J/kg]."""
 
 
+def cone_coefficient(friction_angle: float) -> float:
+    """Drucker–Prager α = √(2/3)·2 sin φ / (3 − sin φ) [-] of an internal friction angle φ [degrees]
+    (Klár et al. 2016, eq. 21: the cone inscribed in Mohr–Coulomb's)."""
+    sin_phi = math.sin(math.radians(friction_angle))
+    return math.sqrt(2.0 / 3.0) * 2.0 * sin_phi / (3.0 - sin_phi)
+
+
 def material_data(material: Material) -> MaterialData:
     """Pack a preset into the struct the kernels read."""
     data = MaterialData()
@@ -70,11 +80,11 @@ def material_data(material: Material) -> MaterialData:
     data.shear_modulus = material.shear_modulus
     data.lame_lambda = material.bulk_modulus - 2.0 * material.shear_modulus / 3.0
     data.viscosity = material.viscosity
-    sin_phi = math.sin(math.radians(material.friction_angle))
-    data.friction_alpha = math.sqrt(2.0 / 3.0) * 2.0 * sin_phi / (3.0 - sin_phi)
+    data.friction_alpha = cone_coefficient(material.friction_angle)
     data.frozen_shear_modulus = material.frozen_shear_modulus if material.freezes else 0.0
     data.frozen_lame_lambda = material.frozen_bulk_modulus - 2.0 * material.frozen_shear_modulus / 3.0
     data.frozen_strength = material.frozen_strength
+    data.rubble_friction_alpha = cone_coefficient(RUBBLE_FRICTION_ANGLE)
     data.shock_energy_per_kelvin2 = 0.5 * material.real_frozen_young_modulus * material.thermal_expansion**2
     data.density = material.density
     data.melting_point = material.melting_point
@@ -128,11 +138,10 @@ def frozen_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
 
 @wp.func
 def broken_stress(F: wp.mat33, mat: MaterialData):
-    """Kirchhoff stress [Pa] of frozen metal whose bonds have broken: rubble that resists being
-    squeezed (the frozen bulk modulus) but carries no tension and no shear."""
-    J = wp.determinant(F)
-    bulk = mat.frozen_lame_lambda + 2.0 * mat.frozen_shear_modulus / 3.0
-    return -wp.max(bulk * (1.0 - J), 0.0) * J * wp.identity(n=3, dtype=float)
+    """Kirchhoff stress [Pa] of frozen metal whose bonds have broken: Hencky elasticity at the
+    frozen moduli, which `rubble_project` keeps inside a Drucker–Prager cone, so the rubble
+    carries no tension and only as much shear as friction on its pressure allows."""
+    return hencky_kirchhoff(F, mat.frozen_shear_modulus, mat.frozen_lame_lambda)
 
 
 @wp.func
@@ -163,29 +172,48 @@ def hencky_strain(F: wp.mat33):
 
 
 @wp.func
-def hencky_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
-    """Kirchhoff stress [Pa] of Hencky elasticity: τ = U (2G ε + λ tr(ε) I) Uᵀ, ε = log Σ."""
+def hencky_kirchhoff(F: wp.mat33, shear_modulus: float, lame_lambda: float):
+    """Kirchhoff stress [Pa] of Hencky elasticity with moduli G and λ [Pa]:
+    τ = U (2G ε + λ tr(ε) I) Uᵀ, ε = log Σ."""
     U, eps, V = hencky_strain(F)
     trace = eps[0] + eps[1] + eps[2]
-    tau = 2.0 * mat.shear_modulus * eps + wp.vec3(mat.lame_lambda * trace)
+    tau = 2.0 * shear_modulus * eps + wp.vec3(lame_lambda * trace)
     return U * wp.diag(tau) * wp.transpose(U)
 
 
 @wp.func
-def drucker_prager_project(F: wp.mat33, mat: MaterialData):
-    """Return the trial F onto the Drucker–Prager yield cone (Klár et al. 2016, Algorithm 2)."""
+def hencky_stress(F: wp.mat33, C: wp.mat33, mat: MaterialData):
+    """Kirchhoff stress [Pa] of sand: Hencky elasticity with the material's moduli."""
+    return hencky_kirchhoff(F, mat.shear_modulus, mat.lame_lambda)
+
+
+@wp.func
+def drucker_prager_return(F: wp.mat33, shear_modulus: float, lame_lambda: float, alpha: float):
+    """Return the trial F of a cohesionless granular solid with moduli G, λ [Pa] onto the
+    Drucker–Prager yield cone of coefficient α (Klár et al. 2016, Algorithm 2)."""
     U, eps, V = hencky_strain(F)
     trace = eps[0] + eps[1] + eps[2]
     if trace >= 0.0:
-        # Expansion: cohesionless sand cannot carry tension, so it returns to the stress-free tip.
+        # Expansion: a cohesionless solid cannot carry tension, so it returns to the stress-free tip.
         return U * wp.transpose(V)
     deviator = eps - wp.vec3(trace / 3.0)
     deviator_norm = wp.length(deviator)
     if deviator_norm < 1.0e-12:
         return F
-    mu = mat.shear_modulus
-    plastic = deviator_norm + (3.0 * mat.lame_lambda + 2.0 * mu) / (2.0 * mu) * trace * mat.friction_alpha
+    plastic = deviator_norm + (3.0 * lame_lambda + 2.0 * shear_modulus) / (2.0 * shear_modulus) * trace * alpha
     if plastic <= 0.0:
         return F
     eps = eps - plastic / deviator_norm * deviator
     return U * wp.diag(wp.vec3(wp.exp(eps[0]), wp.exp(eps[1]), wp.exp(eps[2]))) * wp.transpose(V)
+
+
+@wp.func
+def drucker_prager_project(F: wp.mat33, mat: MaterialData):
+    """Return sand's trial F onto its Drucker–Prager cone."""
+    return drucker_prager_return(F, mat.shear_modulus, mat.lame_lambda, mat.friction_alpha)
+
+
+@wp.func
+def rubble_project(F: wp.mat33, mat: MaterialData):
+    """Return broken frozen metal's trial F onto the rubble's Drucker–Prager cone."""
+    return drucker_prager_return(F, mat.frozen_shear_modulus, mat.frozen_lame_lambda, mat.rubble_friction_alpha)

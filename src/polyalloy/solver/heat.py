@@ -468,8 +468,8 @@ def heat_gather(
         elif phase < 0.5 and new_phase >= 0.5:
             F = cm.fluid_project(F)
             if bond <= 0.0:
-                # Rubble resists only compression, so its F followed the gaps opening between
-                # its crumbs, not the metal's volume: it melts at its rest volume.
+                # Rubble's F holds only its elastic strain, the rest having flowed or opened
+                # into gaps between its crumbs, not the metal's volume: it melts at its rest volume.
                 F = wp.identity(n=3, dtype=float)
             bond = 0.0
         # Frozen metal's thermal-shock energy grows and shrinks with its undercooling, from what

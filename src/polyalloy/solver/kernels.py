@@ -703,12 +703,14 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
     @wp.func
     def plastic_projection(F: wp.mat33, mat: cm.MaterialData, phase: float, bond: float):
         if wp.static(has_fluid):
-            # Liquid and broken frozen metal keep only their volume ratio; intact frozen metal
-            # keeps its whole deformation.
+            # Liquid keeps only its volume ratio, intact frozen metal its whole deformation, and
+            # broken frozen metal what its friction holds.
             if mat.constitutive == cm.FLUID:
                 if wp.static(freezes):
-                    if cm.is_frozen(mat, phase) and bond > 0.0:
-                        return F
+                    if cm.is_frozen(mat, phase):
+                        if bond > 0.0:
+                            return F
+                        return cm.rubble_project(F, mat)
                 return cm.fluid_project(F)
         if wp.static(has_sand):
             if mat.constitutive == cm.SAND:
@@ -894,7 +896,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
         bond = bond_in[p]
         if wp.static(freezes):
             # Brittle fracture (polyalloy.fracture): bonds break for good under tension beyond
-            # their strength, and the broken metal keeps only its volume.
+            # their strength, and the broken metal is frictional rubble.
             if cm.is_frozen(material, phase) and bond > 0.0:
                 if cm.largest_principal_stress(cm.frozen_stress(F, C, material), F) > bond:
                     bond = 0.0
