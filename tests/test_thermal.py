@@ -656,8 +656,9 @@ def test_a_pool_reaching_into_a_solid_is_refused_naming_it():
 
 def _total_energy(sim) -> float:
     """Kinetic + gravitational + elastic energy [J] of every particle: neo-Hookean with the
-    frozen moduli where bonds hold, Hencky's G |ε|² + λ/2 (tr ε)² where broken (constitutive.py),
-    plus the thermal-shock energy stored and not yet released (polyalloy.fracture)."""
+    frozen moduli where frozen bonds hold, Hencky's G |ε|² + λ/2 (tr ε)² where they have broken,
+    K/2 (1 − J)² of compression in liquid (constitutive.py), plus the thermal-shock energy
+    stored and not yet released (polyalloy.fracture)."""
     state = sim.state
     mass = sim.model.particle_mass.numpy().astype(np.float64)
     volume = sim.model.particle_volume.numpy().astype(np.float64)
@@ -669,7 +670,9 @@ def _total_energy(sim) -> float:
     intact = mu / 2.0 * (np.einsum("nij,nij->n", F, F) - 3.0) - mu * np.log(J) + lam / 2.0 * np.log(J) ** 2
     hencky = np.log(np.maximum(np.linalg.svd(F, compute_uv=False), 1e-6))
     broken = mu * np.sum(hencky**2, axis=1) + lam / 2.0 * np.sum(hencky, axis=1) ** 2
-    elastic = np.where(state.bond.numpy() > 0.0, intact, broken)
+    liquid = ALLOY.bulk_modulus / 2.0 * np.minimum(J - 1.0, 0.0) ** 2
+    frozen = state.phase.numpy() < 0.5
+    elastic = np.where(frozen, np.where(state.bond.numpy() > 0.0, intact, broken), liquid)
     stored = state.shock.numpy().astype(np.float64)
     return float(
         0.5 * np.sum(mass * np.sum(v * v, axis=1)) - np.sum(mass * (x @ sim.model.gravity)) + np.sum(volume * (elastic + stored))

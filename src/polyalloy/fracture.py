@@ -14,8 +14,10 @@ Voronoi grains are in VFX (Houdini's glue constraints) and in Wretborn et al. 20
 - A particle breaks for good when its largest principal stress exceeds its strength; broken,
   it is rubble, a cohesionless granular solid: no tension, and shear only as friction on its
   pressure allows (constitutive.broken_stress, rubble_project: Drucker–Prager at
-  materials.RUBBLE_FRICTION_ANGLE). Breaking only ever releases stored elastic energy, and the
-  rubble's plastic flow only dissipates, so neither creates energy (a test checks the total).
+  materials.RUBBLE_FRICTION_ANGLE). Breaking swaps the neo-Hookean energy of a particle's strain
+  for the rubble's Hencky energy of it, no more at strains within ±10 % (up to ~5 % more at 20 %,
+  which a 10 m/s impact reaches), and the rubble's plastic flow only dissipates: a test checks
+  that the total never rises.
 
 What throws the shards far is thermal shock (notes/fracture.md: a shot's momentum alone moves
 them little). Metal quenched below its melting point contracts against the warmer metal around

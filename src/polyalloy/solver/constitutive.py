@@ -8,7 +8,8 @@ includes only the models a scene uses (`wp.static`), so a scene of liquid alone 
   tension), plus Newtonian viscosity τ_v = μ J (∇v + ∇vᵀ) with ∇v ≈ C (APIC).
 - Elastic: compressible neo-Hookean, τ = G (F Fᵀ − I) + λ ln J · I (Bonet & Wood 2008).
 - Frozen liquid (below half melted): neo-Hookean with the material's frozen moduli; once its
-  bonds break (polyalloy.fracture), pressure only, no tension or shear.
+  bonds break (polyalloy.fracture), rubble: Hencky at the frozen moduli kept inside a
+  Drucker–Prager cone at materials.RUBBLE_FRICTION_ANGLE (no tension, frictional shear).
 - Sand: Hencky (St. Venant–Kirchhoff in log strain) with the Drucker–Prager return map of
   Klár et al. 2016, "Drucker-Prager elastoplasticity for sand animation", §7.
 """

@@ -914,7 +914,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
                     F = cm.fluid_project(wp.diag(wp.vec3(F[0, 0] + J_RELAXATION * (grid_J - F[0, 0]), 1.0, 1.0)))
         if wp.static(freezes):
             # Frozen metal touching a surface is frozen onto it (T1: the feet stick to the
-            # floor): it moves with the surface until it thaws or its bonds break.
+            # floor), its rubble too: it moves with the surface until it thaws.
             if cm.is_frozen(material, phase):
                 stuck, v_surface = surface_contact(x, colliders, domain_lo, domain_hi, FROST_REACH / inv_dx)
                 if stuck == 1:
