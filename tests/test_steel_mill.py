@@ -55,10 +55,10 @@ def test_mass_is_accounted_for_on_every_row_of_every_frame(mill_run):
 
 def test_he_freezes_still_then_one_round_shatters_him(mill_run):
     # T1 just before the pistol round: frozen ≥ 0.95, authority 0, kinetic energy near 0 (under
-    # 1 J for his 440 kg: an rms speed under 7 cm/s; 0.02 J measured). T2: the round breaks his
+    # 1 J for his 440 kg: an rms speed under 7 cm/s; 0.01 J measured). T2: the round breaks his
     # frozen metal into shards. A shard is ≥ 4 particles, 16 cm across at this cell, so his
     # 1.8 m yield fewer than the 100 T2 asks of a 4-6 cm man (the shatter test's 227 at 4 cm,
-    # the demo's 106 at 6 cm); at 8 cm: ≥ 30 (56 measured, 2026-12-06).
+    # the demo's 106 at 6 cm); at 8 cm: ≥ 30 (52 measured, 2026-12-06).
     rows, _, scene = mill_run
     body = _his(rows)
     shot = min(e.at for e in scene.events if e.do == "impact")
@@ -71,9 +71,9 @@ def test_he_freezes_still_then_one_round_shatters_him(mill_run):
 
 def test_the_furnaces_boil_the_nitrogen_off_and_he_re_forms_before_the_slugs(mill_run):
     # T3: every kilogram of nitrogen poured (the flood and the rupture's pour) has boiled off
-    # by 6 s (4.7 s measured). T4: after the shot his metal is in pieces (largest < 0.95), they
+    # by 6 s (5.4 s measured). T4: after the shot his metal is in pieces (largest < 0.95), they
     # gather into one (largest ≥ 0.95), he rises and stands (`reformed`) before the first slug,
-    # a man again: IoU ≥ 0.7 against his form (0.84 at best, 0.75-0.78 at rest, measured). T4's
+    # a man again: IoU ≥ 0.7 against his form (0.90 at best, 0.69-0.71 at rest, measured). T4's
     # 0.85 is not asserted here: at 8 cm his limbs are one or two voxels across and the man as
     # sampled, before anything moves, scores 0.86; blown open (D4) he scores under 0.5.
     rows, events, scene = mill_run
