@@ -306,11 +306,11 @@ def _emitter_batches(
     return chunks, sorted(batches), ranges, errors
 
 
-def _pool_errors(scene: Scene, colliders: list[ColliderData], dx: float, device: str) -> list[str]:
-    """Pools that reach into a solid collider (a bath cannot fill a solid), one error each."""
-    if not scene.pools or not colliders:
+def _pool_errors(scene: Scene, solids: wp.array | None, dx: float, device: str) -> list[str]:
+    """Pools that reach into one of the scene's solid colliders `solids` (a bath cannot fill a
+    solid), one error each."""
+    if not scene.pools or solids is None:
         return []
-    solids = wp.array(colliders, dtype=ColliderData, device=device)
     errors = []
     for index, pool in enumerate(scene.pools):
         lo, hi = np.asarray(pool.region.lo, dtype=float), np.asarray(pool.region.hi, dtype=float)
@@ -555,7 +555,7 @@ def build_scene(scene: Scene, device: str) -> BuiltScene:
     chunks += emitted
     sampleable, sampleable_errors = _sampleable_forms(scene, forms)
     errors += sampleable_errors
-    errors += _pool_errors(scene, colliders, dx, device)
+    errors += _pool_errors(scene, solids, dx, device)
     if not collider_errors:
         errors += _overlap_errors(scene, forms, sampled, solids, device)
     errors += _morph_errors(scene, forms, bodies, set(sampleable.values()))
