@@ -52,6 +52,8 @@ def test_run_leaves_the_whole_run_directory(tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(app, ["run", str(scene), "--out", str(out)])
     assert result.exit_code == 0, result.output
+    # Not a terminal here, as in a log file: progress comes as plain lines, the last one at the end.
+    assert "small: frame 6/6, t = 0.240 s," in result.output and " left" in result.output, result.output
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete" and run["error"] is None and run["device"] == "cpu" and run["seed"] == 0
     assert run["collider_temperatures"] == {"crate": 20.0}

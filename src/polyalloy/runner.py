@@ -26,6 +26,10 @@ from .state import PRESENT
 CHECKPOINT_EVERY_S = 30.0
 """Wall-clock seconds between periodic checkpoints."""
 
+PROGRESS_LINE_EVERY_S = 30.0
+"""Wall-clock seconds between progress lines when the output is not a terminal (a log file, a
+CI job): the bar cannot redraw there, and a final-quality run takes hours."""
+
 
 class RunFailed(RuntimeError):
     """The simulation could not finish (a blow-up, an output that could not be written);
@@ -187,6 +191,7 @@ def _frames(sim: Simulation, run: RunDirectory, total: int, video: bool, progres
     try:
         with Progress(*columns, disable=not progress, transient=False) as bar:
             task = bar.add_task(sim.scene.scene.name, total=total, completed=sim.frame, sim_time=sim.time, rate="")
+            lines = _ProgressLines(sim.scene.scene.name, sim.frame, total) if progress and not bar.console.is_terminal else None
             while sim.frame < total:
                 stats = sim.step_frame()
                 for event in sim.applied_events:
@@ -201,6 +206,8 @@ def _frames(sim: Simulation, run: RunDirectory, total: int, video: bool, progres
                 writer.submit(sim.frame, data, draw, _collider_dicts(sim) if moved else None)
                 rate = sim.model.particle_count * stats.substeps / max(stats.wall_s, 1e-9)
                 bar.update(task, completed=sim.frame, sim_time=sim.time, rate=f"{stats.substeps} substeps, {rate / 1e6:.2f} M p·substep/s")
+                if lines is not None and (line := lines.due(sim.frame, sim.time)):
+                    bar.console.print(line, highlight=False)
                 if wallclock.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S or sim.frame == total:
                     # A checkpoint promises every frame before it is on disk.
                     writer.wait()
@@ -209,6 +216,40 @@ def _frames(sim: Simulation, run: RunDirectory, total: int, video: bool, progres
             writer.wait()
     finally:
         writer.close()
+
+
+class _ProgressLines:
+    """Plain progress lines for output that is not a terminal: the frame, the simulated time,
+    the wall time a frame takes and the time left, at most every PROGRESS_LINE_EVERY_S and on
+    the last frame."""
+
+    def __init__(self, name: str, first_frame: int, total: int):
+        self._name = name
+        self._first_frame = first_frame
+        self._total = total
+        self._started = wallclock.monotonic()
+        self._last_line = self._started
+
+    def due(self, frame: int, sim_time: float) -> str | None:
+        """The line to print after `frame` at `sim_time` [s], or None if it is not yet due."""
+        now = wallclock.monotonic()
+        if now - self._last_line < PROGRESS_LINE_EVERY_S and frame < self._total:
+            return None
+        self._last_line = now
+        per_frame = (now - self._started) / max(frame - self._first_frame, 1)
+        left = per_frame * (self._total - frame)
+        return (f"{self._name}: frame {frame}/{self._total}, t = {sim_time:.3f} s, {per_frame:.1f} s a frame, "
+                f"{_duration(left)} left")
+
+
+def _duration(seconds: float) -> str:
+    """`seconds` as "1 h 05 min", "12 min 30 s" or "42 s"."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
 
 
 def _start_fresh(sim: Simulation, run: RunDirectory) -> None:
