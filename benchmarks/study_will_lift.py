@@ -33,10 +33,6 @@ from polyalloy.simulation import Simulation
 DURATION = 0.3
 """Simulated time [s]."""
 
-GRAVITY = 9.81
-"""Magnitude of gravity [m/s²] (the scene's default)."""
-
-
 def lift_scene(cell: float) -> Scene:
     """The frozen cube hanging in its form, at `cell` [m]."""
     data = {
@@ -72,16 +68,15 @@ def main() -> None:
                         help="half-sizes of the liquid core [m]")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    free_fall = 0.5 * GRAVITY * DURATION**2
-    print(f"cell {args.cell} m, {DURATION} s: free fall {free_fall:.3f} m")
     for half_size in args.cores:
         with Simulation(lift_scene(args.cell), device=args.device) as sim:
+            free_fall = 0.5 * float(np.linalg.norm(sim.model.gravity)) * DURATION**2
             liquid = melt_core(sim, half_size)
             start = sim.state.x.numpy()[:, 1].mean()
             while sim.frame < sim.frame_count:
                 sim.step_frame()
             drop = start - sim.state.x.numpy()[:, 1].mean()
-        print(f"liquid {liquid:.3f} of the cube: drop {drop:.3f} m, the will bore {1.0 - drop / free_fall:.2f} of its weight "
+        print(f"cell {args.cell} m, {DURATION} s, free fall {free_fall:.3f} m; liquid {liquid:.3f} of the cube: drop {drop:.3f} m, the will bore {1.0 - drop / free_fall:.2f} of its weight "
               f"(its own share: {liquid:.2f})")
 
 
