@@ -9,7 +9,7 @@ fast as if the core bore only its own weight: a drop ≥ (1 − liquid share) ·
 drop and the share of the cube's weight the will bore, 1 − drop / (g t² / 2), against the
 liquid's share.
 
-Measured 2026-12-06 (4 cm cell, 0.3 s, free fall 0.442 m): liquid 0.043 / 0.092 / 0.167 / 0.274
+Measured 2026-12-06 (4 cm cell, 0.3 s, free fall 0.441 m): liquid 0.043 / 0.092 / 0.167 / 0.274
 of the cube bore 0.20 / 0.37 / 0.56 / 0.73 of its weight. The will pulls each liquid particle
 toward its target at up to `max_acceleration` (100 m/s²) and the grid passes the pull on to the
 frozen metal around it, so a liquid tenth can carry the frozen rest: in the steel mill at 2 cm
