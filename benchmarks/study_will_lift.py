@@ -9,12 +9,14 @@ fast as if the core bore only its own weight: a drop ≥ (1 − liquid share) ·
 drop and the share of the cube's weight the will bore, 1 − drop / (g t² / 2), against the
 liquid's share.
 
-Measured 2026-12-06 (4 cm cell, 0.3 s, free fall 0.441 m): liquid 0.043 / 0.092 / 0.167 / 0.274
-of the cube bore 0.20 / 0.37 / 0.56 / 0.73 of its weight. The will pulls each liquid particle
-toward its target at up to `max_acceleration` (100 m/s²) and the grid passes the pull on to the
-frozen metal around it, so a liquid tenth can carry the frozen rest: in the steel mill at 2 cm
-(2026-12-06) his liquid core, 24 → 12 % of him, lifted his fallen frozen body at 0.4 m/s and
-he was still moving at the pistol round (T1 not met).
+The will pulls each liquid particle toward its target at up to `max_acceleration` (100 m/s²)
+and the grid passes the pull on to the frozen metal around it, so unlimited a liquid tenth can
+carry the frozen rest: measured 2026-12-06 (4 cm cell, 0.3 s, free fall 0.441 m), liquid 0.043 /
+0.092 / 0.167 / 0.274 of the cube bore 0.20 / 0.37 / 0.56 / 0.73 of its weight, and in the steel
+mill at 2 cm his liquid core, 24 → 12 % of him, lifted his fallen frozen body at 0.4 m/s. Since
+the will's net force is limited in a body more than 85 % frozen (control.WILL_LIMIT_FROZEN_SHARE)
+the same cores bear 0.06 / 0.25 / 0.55 / 0.73 (2026-12-06): the 4 % core 1.5 × its own share,
+the 9 % core partly limited, the larger ones, under 85 % frozen, their whole will.
 
     python benchmarks/study_will_lift.py [--cell 0.04] [--cores 0.0 0.07 0.09 0.11 0.13]
 """

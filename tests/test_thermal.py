@@ -15,8 +15,9 @@ from scipy.optimize import brentq
 from scipy.special import erf, erfc
 
 from polyalloy import metrics, thermal
-from polyalloy.control import REFORM_SHATTERED
+from polyalloy.control import REFORM_SHATTERED, WILL_LIMIT_FADE_FROM, WILL_LIMIT_FROZEN_SHARE
 from polyalloy.materials import MATERIALS, RUBBLE_FRICTION_ANGLE
+from polyalloy.solver.kernels import WILL_FORCE_RATIO
 
 from .conftest import make_simulation, scene_dict
 
@@ -317,6 +318,78 @@ def test_frozen_alloy_sticks_to_the_floor_where_liquid_runs_off():
 
     assert abs(travel(-60.0)) < 0.01
     assert travel(20.0) > 0.2
+
+
+def _slide_on_nitrogen(cell: float) -> float:
+    """How far [m] a frozen block (−150 °C) lying on a 1 cm film of liquid nitrogen slides along
+    x in 0.5 s under gravity tilted 30° along x, over frictionless walls."""
+    data = scene_dict("film", 0.5, [[-0.8, 0.0, -0.3], [0.8, 0.4, 0.3]], cell, gravity=[4.9, -8.5, 0.0], ambient=-150.0)
+    data["forms"] = [{"name": "block", "shape": "box", "size": [0.16, 0.16, 0.16]},
+                     {"name": "film", "shape": "box", "size": [1.6, 0.01, 0.6]}]
+    data["bodies"] = [{"name": "t1000", "form": "block", "position": [-0.5, 0.01, 0.0], "temperature": -150.0, "control": False},
+                      {"name": "ln2", "form": "film", "material": "liquid_nitrogen", "position": [0.0, 0.0, 0.0], "temperature": -196.0, "control": False}]
+    sim = make_simulation(data)
+    block = sim.model.bodies[0].particle_slice
+    start = sim.state.x.numpy()[block].mean(axis=0)
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+    return float(sim.state.x.numpy()[block].mean(axis=0)[0] - start[0])
+
+
+def test_frozen_metal_lying_on_a_film_of_liquid_nitrogen_is_frozen_onto_the_floor_beneath():
+    # T1 at a fine cell: frozen metal, eight times denser than liquid nitrogen, squeezes a film
+    # of it out and freezes onto the floor beneath; a grid moving each node with one velocity
+    # cannot drain the film's last cell (kernels.FROST_REACH_MIN). A frozen block on a 1 cm
+    # film at a 2 cm cell, under gravity tilted 30°: with the frost reaching only half a cell it
+    # slid 0.612 m in 0.5 s (frictionless: ½ g sin 30° t² = 0.613 m); frozen onto the floor
+    # through the film it moves < 1 cm (its elastic shear is 0.2 mm, as on a dry floor).
+    assert abs(_slide_on_nitrogen(0.02)) < 0.01
+
+
+def _hanging_cube_drop(core_half_size: float) -> tuple[float, float]:
+    """A 40 cm cube frozen at −60 °C but for a liquid core at the melting point within
+    `core_half_size` [m] of its centre hangs in its form, willed to stay, for 0.3 s at a 4 cm
+    cell (conduction at the metal's pace: the core stays liquid). Returns the core's share of the
+    cube's mass and the share of the cube's weight its will bore, 1 − drop / (g t² / 2)."""
+    duration = 0.3
+    data = scene_dict("will_lift", duration, [[-0.6, 0.0, -0.6], [0.6, 1.6, 0.6]], 0.04, fps=20, ambient=-60.0)
+    data["forms"] = [{"name": "cube", "shape": "box", "size": [0.4, 0.4, 0.4]}]
+    data["bodies"] = [{"name": "t1000", "form": "cube", "position": [0.0, 0.6, 0.0], "temperature": -60.0}]
+    sim = make_simulation(data)
+    arrays, meta = sim.checkpoint_arrays()
+    x = arrays["x"]
+    core = np.all(np.abs(x - x.mean(axis=0)) < core_half_size, axis=1)
+    arrays["phase"][core] = 1.0
+    arrays["temperature"][core] = ALLOY.melting_point
+    arrays["bond"][core] = 0.0
+    arrays["shock"][core] = 0.0
+    mass = sim.model.particle_mass.numpy()
+    liquid = float(mass[core].sum() / mass.sum())
+    meta["will"]["thermal_share"] = [liquid]
+    sim.restore(arrays, meta)
+    start = x[:, 1].mean()
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+    drop = start - sim.state.x.numpy()[:, 1].mean()
+    return liquid, 1.0 - drop / (0.5 * 9.81 * duration**2)
+
+
+def test_a_nearly_frozen_bodys_last_liquid_cannot_carry_its_frozen_metal():
+    # T1: frozen metal has no will, so its weight is nobody's to bear. But the will pulls each
+    # liquid particle at up to max_acceleration and the grid hands the pull on to the frozen
+    # metal around it: unlimited, a cube's liquid 4 % bore 0.20 of its weight
+    # (benchmarks/study_will_lift.py). Once 95 % frozen (control.WILL_LIMIT_FROZEN_SHARE) the
+    # will's net force is at most WILL_FORCE_RATIO × the liquid's weight, so by Newton's second
+    # law the cube falls with at least g (1 − 1.5 · share): the will bears ≤ 1.5 × its share.
+    # A body a sixth liquid (83 % frozen, below WILL_LIMIT_FADE_FROM) keeps its whole will: its
+    # core bears more than twice its own weight's share (0.55 of the cube's; it holds a freezing
+    # man up in the pour that freezes him).
+    liquid, borne = _hanging_cube_drop(0.07)
+    assert liquid < 1.0 - WILL_LIMIT_FROZEN_SHARE
+    assert borne <= WILL_FORCE_RATIO * liquid, (liquid, borne)
+    liquid, borne = _hanging_cube_drop(0.11)
+    assert liquid > 1.0 - WILL_LIMIT_FADE_FROM
+    assert borne > 2.0 * liquid, (liquid, borne)
 
 
 def test_a_frozen_man_stands_where_his_feet_froze():

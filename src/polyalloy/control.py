@@ -52,6 +52,20 @@ for its will; gathering its drops; rising."""
 THERMAL_GLITCH = 0.8
 """Glitch level a willed body keeps after losing its whole will to temperature (frozen through)."""
 
+WILL_LIMIT_FADE_FROM = 0.85
+"""Frozen share of a body [0, 1] from which the net force of its will is limited (kernels.will_excess)."""
+
+WILL_LIMIT_FROZEN_SHARE = 0.95
+"""Frozen share of a body [0, 1] from which the net force of its will is wholly limited, to
+kernels.WILL_FORCE_RATIO times the weight of the liquid bearing it. Frozen metal has no will, so
+its weight is nobody's to bear; but the will pulls each liquid particle at up to its
+max_acceleration and the grid hands the pull on to the frozen metal around it, so a tenth of a
+body left liquid carried the rest (benchmarks/study_will_lift.py: a frozen cube's liquid 9 % bore
+0.37 of its weight) and at a 2 cm cell lifted a frozen man off the floor. The limit fades in
+late, over the last tenth of the freeze, because the liquid's lift is what holds a freezing man
+up in the pouring nitrogen that freezes him (applied from the start of the freeze he fell out of
+the pour and froze slowly: 0.81 at 3.0 s against 0.94)."""
+
 
 class Control:
     """Time-dependent inputs of a step."""
@@ -111,6 +125,11 @@ class Control:
         its own heat fade: kernels.will_share). The cold weakens only the metal it freezes, so
         the liquid legs of a man freezing from the head down keep their whole will; over-heating
         weakens the whole body (the dying T-1000 loses his grip on every form at once)."""
+        self.will_limit = np.zeros(len(bodies), dtype=np.float32)
+        """How far each body's will's net force is limited [0, 1] (host), set each frame from its
+        frozen share: 0 below WILL_LIMIT_FADE_FROM, 1 from WILL_LIMIT_FROZEN_SHARE."""
+        self.body_will_limit = wp.zeros(len(bodies), dtype=float, device=device)
+        """The same on the device, shape (body_count,)."""
         self.gains = np.array([b.gain for b in bodies], dtype=np.float32)
         """Stiffness of each body's will now [1/s²] (host): its own, or softer while it gathers its
         drops (polyalloy.reform)."""
@@ -262,10 +281,21 @@ class Control:
             self.thermal_share = shares
             self.heat_share = heat_shares
             self._upload_authority()
+        self._upload_will_limit()
         for b, body in enumerate(self._model.bodies):
             scar = THERMAL_GLITCH * (1.0 - float(shares[b]))
             if body.control and scar > self.glitch[b]:
                 self.set_glitch(b, scar)
+
+    def _upload_will_limit(self) -> None:
+        """Set will_limit from each body's frozen share, 1 − thermal share / heat share."""
+        frozen = 1.0 - self.thermal_share / np.maximum(self.heat_share, np.float32(1e-6))
+        limit = np.clip((frozen - WILL_LIMIT_FADE_FROM) / (WILL_LIMIT_FROZEN_SHARE - WILL_LIMIT_FADE_FROM), 0.0, 1.0)
+        willed = np.array([b.control for b in self._model.bodies], dtype=bool)
+        limit = np.where(willed & (self.heat_share > 0.0), limit, 0.0).astype(np.float32)
+        if np.any(limit != self.will_limit):
+            self.will_limit = limit
+            self.body_will_limit.assign(limit)
 
     def set_authority(self, authority: float | np.ndarray) -> None:
         """Set every body's authority [0, 1] (or each body's, from an array) and upload it."""
@@ -353,6 +383,7 @@ class Control:
         self.body_glitch.assign(self.glitch)
         self.body_camouflage.assign(self.camouflage)
         self._upload_authority()
+        self._upload_will_limit()
         # The moves' lags are restored as they were at `time`.
         self.time = time
         self.set_time(time)

@@ -376,6 +376,36 @@ def surface_contact(x: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.
     return 0, wp.vec3(0.0)
 
 
+FROST_REACH_MIN = wp.constant(0.02)
+"""Frozen metal slower than HOLD_SPEED relative to a surface within this distance of it is frozen
+onto it however fine the cell [m]. Frozen metal, eight times denser than liquid nitrogen,
+squeezes a film of it out from under itself; a grid moving each node with one velocity cannot
+drain the film's last cell, and at a 2 cm cell a fallen frozen man slid on a sheet of nitrogen
+1–3 cm deep, out of FROST_REACH (half a cell, 1 cm)."""
+
+HOLD_SPEED = wp.constant(0.5)
+"""Frozen metal touching a surface through a film (FROST_REACH_MIN), or a piece touching it
+(solver.pieces), is held once it moves slower than this relative to the surface [m/s]: frost
+bonds form on contact at rest, and a dropped frozen block or a landing shard spends its motion
+in its impact first."""
+
+
+@wp.func
+def frozen_onto_surface(x: wp.vec3, v: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.vec3, hi: wp.vec3, inv_dx: float):
+    """(1, surface velocity [m/s]) if frozen metal at x moving at v is frozen onto a surface:
+    within FROST_REACH cells of it, or within FROST_REACH_MIN [m] of it and slower than
+    HOLD_SPEED relative to it; else (0, 0)."""
+    near = FROST_REACH / inv_dx
+    touching, v_surface = surface_contact(x, colliders, lo, hi, near)
+    if touching == 1:
+        return 1, v_surface
+    if FROST_REACH_MIN > near:
+        touching, v_surface = surface_contact(x, colliders, lo, hi, FROST_REACH_MIN)
+        if touching == 1 and wp.length(v - v_surface) < HOLD_SPEED:
+            return 1, v_surface
+    return 0, wp.vec3(0.0)
+
+
 @wp.kernel
 def collider_distances(points: wp.array(dtype=wp.vec3), colliders: wp.array(dtype=ColliderData), distance_out: wp.array(dtype=float)):
     """distance_out[i] = signed distance [m] from points[i] to the nearest collider (inside < 0)."""
@@ -649,6 +679,132 @@ def will_share(mat: cm.MaterialData, phase: float, temperature: float):
     return share
 
 
+@wp.func
+def particle_will(
+    p: int,
+    body: int,
+    x: wp.vec3,
+    v: wp.vec3,
+    material: cm.MaterialData,
+    phase: float,
+    temperature: float,
+    gravity: wp.vec3,
+    bath: int,
+    pools: wp.array(dtype=PoolData),
+    targets: wp.array(dtype=wp.vec3),
+    will_mode: wp.array(dtype=int),
+    hold_velocity: wp.array(dtype=wp.vec3),
+    hold_elapsed: float,
+    body_will: wp.array(dtype=float),
+    body_gain: wp.array(dtype=float),
+    body_max_acceleration: wp.array(dtype=float),
+    body_offset: wp.array(dtype=wp.vec3),
+    body_offset_velocity: wp.array(dtype=wp.vec3),
+):
+    """(authority, will [m/s²]) of body `body` on its particle p at x moving at v, in pool `bath`
+    (-1: none): the will before the body's net-force limit (will_excess); 0 without authority."""
+    authority = body_will[body] * will_share(material, phase, temperature)
+    if authority <= 0.0:
+        return 0.0, wp.vec3(0.0)
+    # A held piece keeps its shape but has no will to go anywhere: its world targets move with it
+    # (polyalloy.reach) and gravity is not resisted, so it falls and rests.
+    target_velocity = hold_velocity[p]
+    target = targets[p] + hold_elapsed * target_velocity
+    resisted_gravity = wp.vec3(0.0)
+    if will_mode[p] != WILL_HOLD:
+        target = targets[p] + body_offset[body]
+        target_velocity = body_offset_velocity[body]
+        # The will bears the particle's apparent weight: in a bath, gravity less Archimedes'
+        # lift (metal lighter than steel is held down, not buoyed up twice).
+        resisted_gravity = gravity
+        if bath >= 0:
+            resisted_gravity = gravity * (1.0 - pools[bath].density / material.density)
+    will = control_acceleration(x, v, target, target_velocity, authority, body_gain[body], body_max_acceleration[body], resisted_gravity)
+    return authority, will
+
+
+WILL_FORCE_RATIO = 1.5
+"""A body's will, once limited (control.WILL_LIMIT_FROZEN_SHARE), exerts a net force of at most
+this many times the weight of the liquid it pulls [1]: enough to move that liquid within the
+body, not to carry the frozen metal around it."""
+
+
+@wp.kernel
+def will_sums(
+    # Model:
+    particle_mass: wp.array(dtype=float),
+    particle_material: wp.array(dtype=int),
+    materials: wp.array(dtype=cm.MaterialData),
+    particle_body: wp.array(dtype=int),
+    gravity: wp.vec3,
+    # State in:
+    x_in: wp.array(dtype=wp.vec3),
+    v_in: wp.array(dtype=wp.vec3),
+    phase_in: wp.array(dtype=float),
+    temperature_in: wp.array(dtype=float),
+    status_in: wp.array(dtype=int),
+    airborne_in: wp.array(dtype=int),
+    # Control:
+    targets: wp.array(dtype=wp.vec3),
+    will_mode: wp.array(dtype=int),
+    hold_velocity: wp.array(dtype=wp.vec3),
+    hold_elapsed: float,
+    body_will: wp.array(dtype=float),
+    body_gain: wp.array(dtype=float),
+    body_max_acceleration: wp.array(dtype=float),
+    body_offset: wp.array(dtype=wp.vec3),
+    body_offset_velocity: wp.array(dtype=wp.vec3),
+    body_will_limit: wp.array(dtype=float),
+    pools: wp.array(dtype=PoolData),
+    time: float,
+    # Out:
+    force_out: wp.array(dtype=wp.vec3),
+    borne_out: wp.array(dtype=float),
+):
+    """Per body whose will is limited: the net force of its will Σ m a [N] and the mass its will
+    bears, Σ m · authority [kg] (its particles' weight the will compensates, over g)."""
+    p = wp.tid()
+    body = particle_body[p]
+    if body < 0 or status_in[p] != PRESENT or airborne_in[p] == 1:
+        return
+    if body_will_limit[body] <= 0.0:
+        return
+    material = materials[particle_material[p]]
+    bath = pool_at(x_in[p], pools, time)
+    authority, will = particle_will(
+        p, body, x_in[p], v_in[p], material, phase_in[p], temperature_in[p], gravity, bath, pools, targets, will_mode,
+        hold_velocity, hold_elapsed, body_will, body_gain, body_max_acceleration, body_offset, body_offset_velocity,
+    )
+    if authority > 0.0:
+        m = particle_mass[p]
+        wp.atomic_add(force_out, body, m * will)
+        wp.atomic_add(borne_out, body, m * authority)
+
+
+@wp.kernel
+def will_excess(
+    force: wp.array(dtype=wp.vec3),
+    borne: wp.array(dtype=float),
+    body_will_limit: wp.array(dtype=float),
+    force_ratio: float,
+    gravity: wp.vec3,
+    excess_out: wp.array(dtype=wp.vec3),
+):
+    """Per body, the acceleration per unit authority [m/s²] each particle's will gives up so the
+    will's net force exceeds `force_ratio` × the weight it bears by only (1 − limit) of the excess
+    (body_will_limit: 0 unlimited, 1 fully limited). Taken in proportion to each particle's
+    authority, it changes the net force alone: pulls that cancel (the body's shaping) stay whole."""
+    b = wp.tid()
+    excess_out[b] = wp.vec3(0.0)
+    net = force[b]
+    size = wp.length(net)
+    mass = borne[b]
+    if body_will_limit[b] <= 0.0 or mass <= 0.0 or size <= 0.0:
+        return
+    over = body_will_limit[b] * wp.max(size - force_ratio * mass * wp.length(gravity), 0.0)
+    excess_out[b] = net * (over / (size * mass))
+
+
 @dataclass(frozen=True)
 class TransferKernels:
     """The material-dependent kernels of one scene: the per-particle work around the shared
@@ -747,6 +903,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
         body_max_acceleration: wp.array(dtype=float),
         body_offset: wp.array(dtype=wp.vec3),
         body_offset_velocity: wp.array(dtype=wp.vec3),
+        will_excess: wp.array(dtype=wp.vec3),
         pools: wp.array(dtype=PoolData),
         time: float,
         # State out:
@@ -775,26 +932,12 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
         if wp.static(willed):
             body = particle_body[p]
             if body >= 0:
-                authority = body_will[body] * will_share(material, phase, temperature_in[p])
+                authority, will = particle_will(
+                    p, body, x_in[p], v, material, phase, temperature_in[p], gravity, bath, pools, targets, will_mode,
+                    hold_velocity, hold_elapsed, body_will, body_gain, body_max_acceleration, body_offset, body_offset_velocity,
+                )
                 if authority > 0.0:
-                    # A held piece keeps its shape but has no will to go anywhere: its world targets
-                    # move with it (polyalloy.reach) and gravity is not resisted, so it falls and rests.
-                    target_velocity = hold_velocity[p]
-                    target = targets[p] + hold_elapsed * target_velocity
-                    resisted_gravity = wp.vec3(0.0)
-                    if will_mode[p] != WILL_HOLD:
-                        target = targets[p] + body_offset[body]
-                        target_velocity = body_offset_velocity[body]
-                        # The will bears the particle's apparent weight: in a bath, gravity less
-                        # Archimedes' lift (metal lighter than steel is held down, not buoyed up twice).
-                        resisted_gravity = gravity
-                        if bath >= 0:
-                            resisted_gravity = gravity * (1.0 - pools[bath].density / material.density)
-                    will = control_acceleration(
-                        x_in[p], v, target, target_velocity, authority, body_gain[body],
-                        body_max_acceleration[body], resisted_gravity,
-                    )
-                    v = v + dt * will
+                    v = v + dt * (will - authority * will_excess[body])
         if bath >= 0:
             v = v + dt * bath_acceleration(v, material.density, gravity, pools[bath])
         scatter_mass_out[p] = m
@@ -916,7 +1059,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
             # Frozen metal touching a surface is frozen onto it (T1: the feet stick to the
             # floor), its rubble too: it moves with the surface until it thaws.
             if cm.is_frozen(material, phase):
-                stuck, v_surface = surface_contact(x, colliders, domain_lo, domain_hi, FROST_REACH / inv_dx)
+                stuck, v_surface = frozen_onto_surface(x, v, colliders, domain_lo, domain_hi, inv_dx)
                 if stuck == 1:
                     v = v_surface
         x_next = x + dt * v

@@ -124,6 +124,13 @@ class MPMSolver:
         self._lo = wp.vec3(*model.domain_lo)
         self._hi = wp.vec3(*model.domain_hi)
         self._gravity = wp.vec3(*model.gravity)
+        bodies = max(len(model.bodies), 1)
+        self._will_force = wp.zeros(bodies, dtype=wp.vec3, device=device)
+        self._will_borne = wp.zeros(bodies, dtype=float, device=device)
+        self.will_excess = wp.zeros(bodies, dtype=wp.vec3, device=device)
+        """Per body, the acceleration per unit authority its particles' wills give up this substep
+        so its will's net force keeps within its limit [m/s²] (kernels.will_excess); 0 unlimited."""
+        self._will_limited = False
         self.pieces = FrozenPieces(model)
         """The pieces of frozen metal; the caller labels them (`pieces.label`) once a frame."""
 
@@ -135,6 +142,7 @@ class MPMSolver:
         not changed by any stage and must already be equal in both states (the heat step and
         Simulation keep them so)."""
         self.pieces.hold(state_in, control.colliders, self.work_ranges, self.in_lanes)
+        self._limit_will(state_in, control)
         self.activate_blocks(state_in)
         with self.scattering():
             self._p2g(state_in, control, dt)
@@ -166,6 +174,37 @@ class MPMSolver:
             for future in [self._pool.submit(launch, item) for item in work]:
                 future.result()
 
+    def _limit_will(self, state: State, control: Control) -> None:
+        """Set will_excess for this substep: the part of each nearly frozen body's will's net
+        force beyond its limit (control.WILL_LIMIT_FROZEN_SHARE)."""
+        limited = bool(np.any(control.will_limit > 0.0))
+        if not limited:
+            if self._will_limited:
+                self.will_excess.zero_()
+                self._will_limited = False
+            return
+        self._will_limited = True
+        m = self.model
+        self._will_force.zero_()
+        self._will_borne.zero_()
+        # One launch: the sums add into shared entries, and a CPU launch runs on one thread.
+        wp.launch(
+            kernels.will_sums, dim=m.particle_count,
+            inputs=[
+                m.particle_mass, m.particle_material, m.material_data, m.particle_body_device, self._gravity,
+                state.x, state.v, state.phase, state.temperature, state.status, state.airborne,
+                control.targets, control.will_mode, control.hold_velocity, control.hold_elapsed, control.body_will, control.body_gain,
+                control.body_max_acceleration, control.body_offset, control.body_offset_velocity, control.body_will_limit, m.pools, control.time,
+                self._will_force, self._will_borne,
+            ],
+            device=m.device,
+        )
+        wp.launch(
+            kernels.will_excess, dim=len(m.bodies),
+            inputs=[self._will_force, self._will_borne, control.body_will_limit, kernels.WILL_FORCE_RATIO, self._gravity, self.will_excess],
+            device=m.device,
+        )
+
     def _p2g(self, state: State, control: Control, dt: float) -> None:
         m = self.model
 
@@ -179,7 +218,7 @@ class MPMSolver:
                     self._inv_dx, m.particle_body_device, self._gravity,
                     state.x, state.v, state.C, state.F, state.phase, state.temperature, state.status, state.bond, state.airborne,
                     control.targets, control.will_mode, control.hold_velocity, control.hold_elapsed, control.body_will, control.body_gain, control.body_max_acceleration,
-                    control.body_offset, control.body_offset_velocity, m.pools, control.time,
+                    control.body_offset, control.body_offset_velocity, self.will_excess, m.pools, control.time,
                     self.scatter_mass, self.scatter_velocity, self.scatter_affine, first, dt,
                 ],
                 device=m.device,

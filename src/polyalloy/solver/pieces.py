@@ -6,7 +6,8 @@ cells across at a draft cell, are a hinge some ten times weaker than the topplin
 own weight (m g h ≈ 3.8 kN·m): a statue left standing on a floor lay down in 0.8 s, whole, though
 its feet were frozen onto the floor (kernels.FROST_REACH) and the real metal, 10⁴ times stiffer,
 would not have bent at all. So frost holds the whole piece, not only the particles that touch:
-at the start of every substep each piece of bonded frozen metal that touches a surface and moves
+at the start of every substep each piece of bonded frozen metal that touches a surface (within
+half a cell, or kernels.FROST_REACH_MIN through a film of nitrogen at a fine cell) and moves
 slower than HOLD_SPEED relative to it takes the surface's velocity, every particle of it. That
 only ever takes kinetic energy away (the surface absorbs it).
 
@@ -35,7 +36,7 @@ from .. import metrics
 from ..state import PRESENT
 from . import constitutive as cm
 from .colliders import ColliderData
-from .kernels import FROST_REACH, surface_contact
+from .kernels import FROST_REACH, FROST_REACH_MIN, HOLD_SPEED, surface_contact
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -53,12 +54,6 @@ def piece_of(p: int, piece: wp.array(dtype=int), particle_material: wp.array(dty
     if not cm.is_frozen(materials[particle_material[p]], phase_in[p]):
         return -1
     return k
-
-
-HOLD_SPEED = 0.5
-"""A piece touching a surface is held by it once its particles move slower than this relative to
-the surface (root mean square) [m/s]: frost bonds form on contact at rest, and a dropped frozen
-block or a landing shard spends its motion in its impact first."""
 
 
 @wp.kernel
@@ -223,7 +218,7 @@ class FrozenPieces:
         wp.launch(
             piece_sums, dim=m.particle_count,
             inputs=[self.piece, m.particle_mass, m.particle_material, m.material_data, colliders,
-                    wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi), FROST_REACH * m.grid.dx,
+                    wp.vec3(*m.domain_lo), wp.vec3(*m.domain_hi), max(FROST_REACH * m.grid.dx, FROST_REACH_MIN),
                     state.x, state.v, state.phase, state.status, state.bond, state.airborne, *sums],
             device=m.device,
         )
