@@ -15,7 +15,7 @@ carry the frozen rest: measured 2026-12-06 (4 cm cell, 0.3 s, free fall 0.441 m)
 0.092 / 0.167 / 0.274 of the cube bore 0.20 / 0.37 / 0.56 / 0.73 of its weight, and in the steel
 mill at 2 cm his liquid core, 24 → 12 % of him, lifted his fallen frozen body at 0.4 m/s. Since
 the will's net force is limited in a body more than 85 % frozen (control.WILL_LIMIT_FROZEN_SHARE)
-the same cores bear 0.06 / 0.25 / 0.55 / 0.73 (2026-12-06): the 4 % core 1.5 × its own share,
+the same cores bear 0.06 / 0.25 / 0.56 / 0.73 (2026-12-06): the 4 % core 1.5 × its own share,
 the 9 % core partly limited, the larger ones, under 85 % frozen, their whole will.
 
     python benchmarks/study_will_lift.py [--cell 0.04] [--cores 0.0 0.07 0.09 0.11 0.13]
@@ -48,19 +48,21 @@ def lift_scene(cell: float) -> Scene:
 
 def melt_core(sim: Simulation, half_size: float) -> float:
     """Make the particles within `half_size` [m] of the cube's centre (on every axis) liquid at
-    the melting point, unbonded and unstressed; returns their share of the cube's mass."""
-    state = sim.state
-    x = state.x.numpy()
+    the melting point, unbonded and unstressed, through a checkpoint (so the body's thermal share,
+    and with it its will's limit, is the melted one from the first step); returns their share of
+    the cube's mass."""
+    arrays, meta = sim.checkpoint_arrays()
+    x = arrays["x"]
     core = np.all(np.abs(x - x.mean(axis=0)) < half_size, axis=1)
-    arrays = state.to_numpy()
     arrays["phase"][core] = 1.0
     arrays["temperature"][core] = MATERIALS["polyalloy"].melting_point
     arrays["bond"][core] = 0.0
     arrays["shock"][core] = 0.0
-    state.assign(arrays)
-    sim._states[1].copy_from(state)
     mass = sim.model.particle_mass.numpy()
-    return float(mass[core].sum() / mass.sum())
+    liquid = float(mass[core].sum() / mass.sum())
+    meta["will"]["thermal_share"] = [liquid]
+    sim.restore(arrays, meta)
+    return liquid
 
 
 def main() -> None:

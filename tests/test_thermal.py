@@ -382,7 +382,7 @@ def test_a_nearly_frozen_bodys_last_liquid_cannot_carry_its_frozen_metal():
     # will's net force is at most WILL_FORCE_RATIO × the liquid's weight, so by Newton's second
     # law the cube falls with at least g (1 − 1.5 · share): the will bears ≤ 1.5 × its share.
     # A body a sixth liquid (83 % frozen, below WILL_LIMIT_FADE_FROM) keeps its whole will: its
-    # core bears more than twice its own weight's share (0.55 of the cube's; it holds a freezing
+    # core bears more than twice its own weight's share (0.56 of the cube's; it holds a freezing
     # man up in the pour that freezes him).
     liquid, borne = _hanging_cube_drop(0.07)
     assert liquid < 1.0 - WILL_LIMIT_FROZEN_SHARE
