@@ -4,7 +4,7 @@ Budget (issue 4): <= 5 minutes on a 2-core CPU. Prints the wall time of the whol
 included), of the substeps alone, the substep count and each stage's figure from metrics.csv.
 Kernels are compiled (or loaded from Warp's cache) before the clock starts.
 
-    python benchmarks/bench_demo.py [--device cpu|cuda] [--keep DIR]
+    python benchmarks/bench_demo.py [--device cpu|cuda] [--keep DIR] [--seed N]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from polyalloy import metrics
 from polyalloy.cli import DEMO_SCENE, bundled_scenes
 from polyalloy.io.ply import read_ply
 from polyalloy.runner import run_simulation
-from polyalloy.scene import load_scene
+from polyalloy.scene import Scene, load_scene
 from polyalloy.simulation import Simulation
 
 
@@ -107,9 +107,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--keep", type=Path, help="run directory to keep (default: a scratch one)")
+    parser.add_argument("--seed", type=int, help="the scene's seed instead of its own (the particles' jitter)")
     args = parser.parse_args()
 
     scene = load_scene(bundled_scenes()[DEMO_SCENE]).with_quality("draft")
+    if args.seed is not None:
+        data = scene.model_dump()
+        data["scene"]["seed"] = args.seed
+        scene = Scene.model_validate(data)
     with tempfile.TemporaryDirectory() as scratch:
         out = args.keep or Path(scratch) / "demo"
         with Simulation(scene, args.device) as warm_up:
