@@ -15,8 +15,11 @@ carry the frozen rest: measured 2026-12-06 (4 cm cell, 0.3 s, free fall 0.441 m)
 0.092 / 0.167 / 0.274 of the cube bore 0.20 / 0.37 / 0.56 / 0.73 of its weight, and in the steel
 mill at 2 cm his liquid core, 24 → 12 % of him, lifted his fallen frozen body at 0.4 m/s. Since
 the will's net force is limited in a body more than 85 % frozen (control.WILL_LIMIT_FROZEN_SHARE)
-the same cores bear 0.06 / 0.25 / 0.56 / 0.73 (2026-12-06): the 4 % core 1.5 × its own share,
-the 9 % core partly limited, the larger ones, under 85 % frozen, their whole will.
+the same cores bore 0.06 / 0.25 / 0.56 / 0.73 (2026-12-06): the 4 % core 1.5 × its own share.
+Since the will itself fades over that band too, gone at 95 % frozen, they bear 0.00 / 0.13 /
+0.56 / 0.73 (2026-12-06, later): the 4 % core nothing (the cube falls freely), the 9 % core
+what its faded, partly limited will can (0.22 with the fade alone), the larger ones, under 85 %
+frozen, their whole will.
 
     python benchmarks/study_will_lift.py [--cell 0.04] [--cores 0.0 0.07 0.09 0.11 0.13]
 """

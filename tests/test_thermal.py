@@ -17,7 +17,6 @@ from scipy.special import erf, erfc
 from polyalloy import metrics, thermal
 from polyalloy.control import REFORM_SHATTERED, WILL_LIMIT_FADE_FROM, WILL_LIMIT_FROZEN_SHARE
 from polyalloy.materials import MATERIALS, RUBBLE_FRICTION_ANGLE
-from polyalloy.solver.kernels import WILL_FORCE_RATIO
 
 from .conftest import make_simulation, scene_dict
 
@@ -346,11 +345,12 @@ def test_frozen_metal_lying_on_a_film_of_liquid_nitrogen_is_frozen_onto_the_floo
     assert abs(_slide_on_nitrogen(0.02)) < 0.01
 
 
-def _hanging_cube_drop(core_half_size: float) -> tuple[float, float]:
+def _hanging_cube_drop(core_half_size: float) -> tuple[float, float, float]:
     """A 40 cm cube frozen at −60 °C but for a liquid core at the melting point within
     `core_half_size` [m] of its centre hangs in its form, willed to stay, for 0.3 s at a 4 cm
     cell (conduction at the metal's pace: the core stays liquid). Returns the core's share of the
-    cube's mass and the share of the cube's weight its will bore, 1 − drop / (g t² / 2)."""
+    cube's mass, the share of the cube's weight its will bore, 1 − drop / (g t² / 2), and its
+    authority at the end."""
     duration = 0.3
     data = scene_dict("will_lift", duration, [[-0.6, 0.0, -0.6], [0.6, 1.6, 0.6]], 0.04, fps=20, ambient=-60.0)
     data["forms"] = [{"name": "cube", "shape": "box", "size": [0.4, 0.4, 0.4]}]
@@ -371,24 +371,25 @@ def _hanging_cube_drop(core_half_size: float) -> tuple[float, float]:
     while sim.frame < sim.frame_count:
         sim.step_frame()
     drop = start - sim.state.x.numpy()[:, 1].mean()
-    return liquid, 1.0 - drop / (0.5 * 9.81 * duration**2)
+    return liquid, 1.0 - drop / (0.5 * 9.81 * duration**2), sim.metrics_rows()[0]["authority"]
 
 
 def test_a_nearly_frozen_bodys_last_liquid_cannot_carry_its_frozen_metal():
     # T1: frozen metal has no will, so its weight is nobody's to bear. But the will pulls each
     # liquid particle at up to max_acceleration and the grid hands the pull on to the frozen
     # metal around it: unlimited, a cube's liquid 4 % bore 0.20 of its weight
-    # (benchmarks/study_will_lift.py). Once 95 % frozen (control.WILL_LIMIT_FROZEN_SHARE) the
-    # will's net force is at most WILL_FORCE_RATIO × the liquid's weight, so by Newton's second
-    # law the cube falls with at least g (1 − 1.5 · share): the will bears ≤ 1.5 × its share.
-    # A body a sixth liquid (83 % frozen, below WILL_LIMIT_FADE_FROM) keeps its whole will: its
-    # core bears more than twice its own weight's share (0.56 of the cube's; it holds a freezing
-    # man up in the pour that freezes him).
-    liquid, borne = _hanging_cube_drop(0.07)
+    # (benchmarks/study_will_lift.py). Once 95 % frozen (control.WILL_LIMIT_FROZEN_SHARE) a body
+    # has no will at all (BEHAVIOURS T1: authority 0): the cube falls freely, ½ g t², to the
+    # grid's round-off (the will bears < 1 % of its weight). A body a sixth liquid (83 % frozen,
+    # below WILL_LIMIT_FADE_FROM) keeps its whole will: its core bears more than twice its own
+    # weight's share (0.56 of the cube's; it holds a freezing man up in the pour that freezes him).
+    liquid, borne, authority = _hanging_cube_drop(0.07)
     assert liquid < 1.0 - WILL_LIMIT_FROZEN_SHARE
-    assert borne <= WILL_FORCE_RATIO * liquid, (liquid, borne)
-    liquid, borne = _hanging_cube_drop(0.11)
+    assert authority == 0.0
+    assert abs(borne) < 0.01, (liquid, borne)
+    liquid, borne, authority = _hanging_cube_drop(0.11)
     assert liquid > 1.0 - WILL_LIMIT_FADE_FROM
+    assert authority == pytest.approx(liquid, rel=0.05)
     assert borne > 2.0 * liquid, (liquid, borne)
 
 
@@ -458,6 +459,14 @@ def test_the_cold_weakens_only_the_metal_it_freezes_and_heat_the_whole_body():
     assert control.body_will.numpy()[0] == pytest.approx(1.0)
     control.set_thermal_share([0.3], [0.3])
     assert control.body_will.numpy()[0] == pytest.approx(0.3)
+    # Freezing through, it loses the rest: from 85 % frozen (WILL_LIMIT_FADE_FROM) its will
+    # fades linearly to none at 95 % (WILL_LIMIT_FROZEN_SHARE; BEHAVIOURS T1: authority 0).
+    control.set_thermal_share([0.1], [1.0])
+    assert control.effective_authority[0] == pytest.approx(0.1 * 0.5)
+    assert control.body_will.numpy()[0] == pytest.approx(0.5)
+    control.set_thermal_share([0.04], [1.0])
+    assert control.effective_authority[0] == 0.0
+    assert control.body_will.numpy()[0] == 0.0
 
 
 def test_liquid_nitrogen_boils_off_a_hot_plate_and_every_kilogram_is_accounted_for():

@@ -53,18 +53,23 @@ THERMAL_GLITCH = 0.8
 """Glitch level a willed body keeps after losing its whole will to temperature (frozen through)."""
 
 WILL_LIMIT_FADE_FROM = 0.85
-"""Frozen share of a body [0, 1] from which the net force of its will is limited (kernels.will_excess)."""
+"""Frozen share of a body [0, 1] from which its will fades and the net force of what is left is
+limited (kernels.will_excess)."""
 
 WILL_LIMIT_FROZEN_SHARE = 0.95
-"""Frozen share of a body [0, 1] from which the net force of its will is wholly limited, to
-kernels.WILL_FORCE_RATIO times the weight of the liquid bearing it. Frozen metal has no will, so
-its weight is nobody's to bear; but the will pulls each liquid particle at up to its
-max_acceleration and the grid hands the pull on to the frozen metal around it, so a tenth of a
-body left liquid carried the rest (benchmarks/study_will_lift.py: a frozen cube's liquid 9 % bore
-0.37 of its weight) and at a 2 cm cell lifted a frozen man off the floor. The limit fades in
-late, over the last tenth of the freeze, because the liquid's lift is what holds a freezing man
-up in the pouring nitrogen that freezes him (applied from the start of the freeze he fell out of
-the pour and froze slowly: 0.81 at 3.0 s against 0.94)."""
+"""Frozen share of a body [0, 1] from which it has no will at all (BEHAVIOURS T1: frozen
+≥ 0.95 with authority 0). From WILL_LIMIT_FADE_FROM its will's strength falls linearly to none
+here, and the net force of what is left is limited more and more, to kernels.WILL_FORCE_RATIO
+times the weight of the liquid bearing it. Frozen metal has no will, so its weight is nobody's
+to bear; but the will pulls each liquid particle at up to its max_acceleration and the grid hands
+the pull on to the frozen metal around it, so a tenth of a body left liquid carried the rest
+(benchmarks/study_will_lift.py: a frozen cube's liquid 9 % bore 0.37 of its weight) and at a
+2 cm cell lifted a frozen man off the floor. Limited alone, a frozen man's last liquid, a
+1 kg drop in his heap at a 2 cm cell, still lifted itself toward his head's target and, in warm
+air away from the nitrogen, never froze (0.997 frozen, authority 0.003 when he was shot). The
+fade comes late, over the last tenth of the freeze, because the liquid's lift is what holds a
+freezing man up in the pouring nitrogen that freezes him (limited from the start of the freeze
+he fell out of the pour and froze slowly: 0.81 at 3.0 s against 0.94)."""
 
 
 class Control:
@@ -88,9 +93,8 @@ class Control:
         self.trauma = np.zeros(len(bodies))
         """Trauma each body has accumulated so far [authority units]; it slows the recovery."""
         self.thermal_share = np.ones(len(bodies), dtype=np.float32)
-        """Share of each body's will its temperature leaves it [0, 1] (host), set each frame from
-        its particles: a frozen or boiling alloy has no will (effective authority = authority ×
-        this)."""
+        """Mass-weighted share of each body's will its particles' temperature leaves them [0, 1]
+        (host), set each frame from its particles: their liquid fraction times their heat fade."""
         self.heat_share = np.ones(len(bodies), dtype=np.float32)
         """Share of each body's will its heat alone leaves it [0, 1] (host), set each frame."""
         self.form_colors = wp.array(np.asarray(initial_colors, dtype=np.float32), dtype=wp.vec3, device=device)
@@ -119,9 +123,9 @@ class Control:
         (to its fixed world target), on the device."""
         self.body_authority = wp.array(self.effective_authority, dtype=float, device=device)
         """Effective authority per body on the device, shape (body_count,)."""
-        self.body_will = wp.array(self.authority * self.heat_share, dtype=float, device=device)
+        self.body_will = wp.array(self.authority * self.heat_share * self.cold_fade, dtype=float, device=device)
         """What each body's will pulls its particles with [0, 1], shape (body_count,): authority
-        times its heat share; each particle feels this times its own share (its liquid fraction,
+        times its heat share and its cold fade; each particle feels this times its own share (its liquid fraction,
         its own heat fade: kernels.will_share). The cold weakens only the metal it freezes, so
         the liquid legs of a man freezing from the head down keep their whole will; over-heating
         weakens the whole body (the dying T-1000 loses his grip on every form at once)."""
@@ -266,9 +270,30 @@ class Control:
         self.will_mode.assign(np.where(self.hold_mask, int(WILL_HOLD), int(WILL_FORM)).astype(np.int32))
 
     @property
+    def frozen_share(self) -> np.ndarray:
+        """Each willed body's frozen share [0, 1], 1 − thermal share / heat share (0 for a body
+        without will or boiling away)."""
+        frozen = 1.0 - self.thermal_share / np.maximum(self.heat_share, np.float32(1e-6))
+        willed = np.array([b.control for b in self._model.bodies], dtype=bool)
+        return np.where(willed & (self.heat_share > 0.0), frozen, 0.0).astype(np.float32)
+
+    @property
+    def cold_fade(self) -> np.ndarray:
+        """Share of its will a freezing body keeps [0, 1]: all of it below WILL_LIMIT_FADE_FROM
+        frozen, none from WILL_LIMIT_FROZEN_SHARE."""
+        band = WILL_LIMIT_FROZEN_SHARE - WILL_LIMIT_FADE_FROM
+        return np.clip((WILL_LIMIT_FROZEN_SHARE - self.frozen_share) / band, 0.0, 1.0).astype(np.float32)
+
+    @property
+    def thermal_will(self) -> np.ndarray:
+        """Share of each body's will its temperature leaves it [0, 1]: its thermal share times its
+        cold fade. A frozen or boiling alloy has no will."""
+        return (self.thermal_share * self.cold_fade).astype(np.float32)
+
+    @property
     def effective_authority(self) -> np.ndarray:
-        """What each body's will can exert now [0, 1]: its authority times its thermal share."""
-        return (self.authority * self.thermal_share).astype(np.float32)
+        """What each body's will can exert now [0, 1]: its authority times its thermal will."""
+        return (self.authority * self.thermal_will).astype(np.float32)
 
     def set_thermal_share(self, shares: np.ndarray, heat_shares: np.ndarray) -> None:
         """Each body's thermal share of its will [0, 1] now (polyalloy.thermal.will_share).
@@ -282,17 +307,15 @@ class Control:
             self.heat_share = heat_shares
             self._upload_authority()
         self._upload_will_limit()
+        thermal_will = self.thermal_will
         for b, body in enumerate(self._model.bodies):
-            scar = THERMAL_GLITCH * (1.0 - float(shares[b]))
+            scar = THERMAL_GLITCH * (1.0 - float(thermal_will[b]))
             if body.control and scar > self.glitch[b]:
                 self.set_glitch(b, scar)
 
     def _upload_will_limit(self) -> None:
-        """Set will_limit from each body's frozen share, 1 − thermal share / heat share."""
-        frozen = 1.0 - self.thermal_share / np.maximum(self.heat_share, np.float32(1e-6))
-        limit = np.clip((frozen - WILL_LIMIT_FADE_FROM) / (WILL_LIMIT_FROZEN_SHARE - WILL_LIMIT_FADE_FROM), 0.0, 1.0)
-        willed = np.array([b.control for b in self._model.bodies], dtype=bool)
-        limit = np.where(willed & (self.heat_share > 0.0), limit, 0.0).astype(np.float32)
+        """Set will_limit from each body's frozen share."""
+        limit = (1.0 - self.cold_fade).astype(np.float32)
         if np.any(limit != self.will_limit):
             self.will_limit = limit
             self.body_will_limit.assign(limit)
@@ -304,7 +327,7 @@ class Control:
 
     def _upload_authority(self) -> None:
         self.body_authority.assign(self.effective_authority)
-        self.body_will.assign((self.authority * self.heat_share).astype(np.float32))
+        self.body_will.assign((self.authority * self.heat_share * self.cold_fade).astype(np.float32))
 
     def traumatise(self, body: int, amount: float) -> None:
         """A shock to a willed body: it loses `amount` of authority (not below 0) and the trauma
@@ -390,7 +413,7 @@ class Control:
 
     def set_time(self, time: float) -> None:
         """Move kinematic colliders and moving forms to their pose at `time` [s]. A move advances
-        at its body's pace: its thermal share of its will (a freezing body slows and stiffens).
+        at its body's pace: its thermal will (a freezing body slows and stiffens).
         Frost holding its feet to a surface does not stop it: it strains on against them, and
         its frozen legs break off and stay stuck there (T1's "its continuous efforts to walk
         cause the legs to break off")."""
@@ -398,8 +421,9 @@ class Control:
         self.time = time
         if self._moves:
             rates = np.zeros_like(self.offsets)
+            paces = self.thermal_will
             for body, move in list(self._moves.items()):
-                pace = float(self.thermal_share[body])
+                pace = float(paces[body])
                 if time - move.lag > move.start:
                     move.lag += elapsed * (1.0 - pace)
                 self.offsets[body], rate = move.offset(time)
