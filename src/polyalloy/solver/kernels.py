@@ -724,9 +724,9 @@ def particle_will(
 
 
 WILL_FORCE_RATIO = 1.5
-"""A body's will, once limited (control.WILL_LIMIT_FROZEN_SHARE), exerts a net force of at most
-this many times the weight of the liquid it pulls [1]: enough to move that liquid within the
-body, not to carry the frozen metal around it."""
+"""A freezing body's will (control.WILL_LIMIT_FADE_FROM to WILL_LIMIT_FROZEN_SHARE) gives up
+the share body_will_limit of its net force beyond this many times the weight of the liquid it
+pulls [1]: enough to move that liquid within the body, not to carry the frozen metal around it."""
 
 
 @wp.kernel

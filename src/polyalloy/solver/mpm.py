@@ -176,7 +176,7 @@ class MPMSolver:
 
     def _limit_will(self, state: State, control: Control) -> None:
         """Set will_excess for this substep: the part of each nearly frozen body's will's net
-        force beyond its limit (control.WILL_LIMIT_FROZEN_SHARE)."""
+        force beyond its limit (control.Control.will_limit)."""
         limited = bool(np.any(control.will_limit > 0.0))
         if not limited:
             if self._will_limited:
