@@ -125,10 +125,11 @@ class Control:
         """Effective authority per body on the device, shape (body_count,)."""
         self.body_will = wp.array(self.authority * self.heat_share * self.cold_fade, dtype=float, device=device)
         """What each body's will pulls its particles with [0, 1], shape (body_count,): authority
-        times its heat share and its cold fade; each particle feels this times its own share (its liquid fraction,
-        its own heat fade: kernels.will_share). The cold weakens only the metal it freezes, so
-        the liquid legs of a man freezing from the head down keep their whole will; over-heating
-        weakens the whole body (the dying T-1000 loses his grip on every form at once)."""
+        times its heat share and its cold fade; each particle feels this times its own share (its
+        liquid fraction, its own heat fade: kernels.will_share). Until the body is nearly frozen
+        through, the cold weakens only the metal it freezes, so the liquid legs of a man freezing
+        from the head down keep their whole will; over-heating weakens the whole body (the dying
+        T-1000 loses his grip on every form at once)."""
         self.will_limit = np.zeros(len(bodies), dtype=np.float32)
         """How far each body's will's net force is limited [0, 1] (host), set each frame from its
         frozen share: 0 below WILL_LIMIT_FADE_FROM, 1 from WILL_LIMIT_FROZEN_SHARE."""
