@@ -2,11 +2,11 @@
 
 The 1.8 m humanoid (68 k particles at a 2 cm cell) holds its form; the same substeps are then
 timed from the same state with the body's authority at 1 and at 0 (the will's branch skipped,
-the particles and active grid blocks identical), alternating to spread machine noise; and once more
-at authority 1 with the body reported 90 % frozen (its will half faded and its net force limited:
-control.WILL_LIMIT_FADE_FROM, kernels.will_sums), for what the limit's extra pass over the
-particles costs. Reported as particle-substeps per second and the ratios. The once-per-frame work of the will
-(touch, reach, colours) is timed separately, per frame.
+the particles and active grid blocks identical), alternating to spread machine noise; and once
+more at authority 1 with the body reported 90 % frozen (its will half faded and its net force
+limited: control.WILL_LIMIT_FADE_FROM, kernels.will_sums), for what the limit's extra pass over
+the particles costs. Reported as particle-substeps per second and the ratios. The once-per-frame
+work of the will (touch, reach, colours) is timed separately, per frame.
 
     python benchmarks/bench_control.py [--cell 0.02] [--substeps 60] [--rounds 3]
 """
@@ -31,7 +31,9 @@ def _scene(cell: float) -> Scene:
     }, base_dir=".")
 
 
-def _time_substeps(sim: Simulation, authority: float, substeps: int, dt: float, start: dict, thermal_share: float = 1.0) -> float:
+def _time_substeps(
+    sim: Simulation, authority: float, substeps: int, dt: float, start: dict, thermal_share: float = 1.0
+) -> float:
     """Seconds for `substeps` substeps from state `start` at `authority`, the body's thermal
     share of its will set to `thermal_share` (below 0.15 its will is faded and limited)."""
     sim.state.assign(start)

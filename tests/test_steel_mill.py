@@ -71,8 +71,9 @@ def test_he_freezes_still_then_one_round_shatters_him(mill_run):
 
 def test_the_furnaces_boil_the_nitrogen_off_and_he_re_forms_before_the_slugs(mill_run):
     # T3: every kilogram of nitrogen poured (the flood and the rupture's pour) has boiled off
-    # within 1.5 s of the furnaces' glow (0.9 s measured). T4: after the shot his metal is in pieces (largest < 0.95), they
-    # gather into one (largest ≥ 0.95), he rises and stands (`reformed`) before the first slug,
+    # within 1.5 s of the furnaces' glow (0.9 s measured). T4: after the shot his metal is in
+    # pieces (largest < 0.95), they gather into one (largest ≥ 0.95), he rises and stands
+    # (`reformed`) before the first slug,
     # a man again: IoU ≥ 0.7 against his form (0.90 at best, 0.69-0.71 at rest, measured). T4's
     # 0.85 is not asserted here: at 8 cm his limbs are one or two voxels across and the man as
     # sampled, before anything moves, scores 0.86; blown open (D4) he scores under 0.5.

@@ -87,7 +87,9 @@ class Control:
         """Each particle's target in its body's base pose [m], shape (particle_count,); a body
         starts holding the form it was sampled from."""
         bodies = model.bodies
-        self.authority = np.array([1.0 if b.control else 0.0 for b in bodies], dtype=np.float32)
+        self._willed = np.array([b.control for b in bodies], dtype=bool)
+        """Which bodies have a will (host, fixed by the scene)."""
+        self.authority = self._willed.astype(np.float32)
         """Each body's authority over its particles [0, 1] (host copy): the fraction of its will's
         gain, pull bound and gravity compensation it can exert now."""
         self.trauma = np.zeros(len(bodies))
@@ -275,8 +277,7 @@ class Control:
         """Each willed body's frozen share [0, 1], 1 − thermal share / heat share (0 for a body
         without will or boiling away)."""
         frozen = 1.0 - self.thermal_share / np.maximum(self.heat_share, np.float32(1e-6))
-        willed = np.array([b.control for b in self._model.bodies], dtype=bool)
-        return np.where(willed & (self.heat_share > 0.0), frozen, 0.0).astype(np.float32)
+        return np.where(self._willed & (self.heat_share > 0.0), frozen, 0.0).astype(np.float32)
 
     @property
     def cold_fade(self) -> np.ndarray:
