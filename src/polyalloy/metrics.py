@@ -50,7 +50,10 @@ LINK_SPACINGS = 1.5
 MIN_PIECE_PARTICLES = 4
 """Fewest particles a connected piece needs to count as a fragment or a solid piece."""
 
-# Voxel centres handed to ``inside_fn`` per call in :func:`iou`; bounds the temporary memory
+IOU_SUBSAMPLES = 4
+"""Points per axis at which :func:`iou` samples the form in a voxel the surface crosses."""
+
+# Points handed to the form's SDF per call in :func:`iou`; bounds the temporary memory
 # (about 24 bytes per point) whatever the size of the grid.
 _IOU_CHUNK_POINTS = 1 << 20
 
@@ -145,44 +148,55 @@ def solid_pieces(
 
 def iou(
     positions: np.ndarray,
-    inside_fn: Callable[[np.ndarray], np.ndarray],
+    sdf_fn: Callable[[np.ndarray], np.ndarray],
     cell: float,
+    spacing: float,
     *,
     form_bounds: tuple[np.ndarray, np.ndarray] | None = None,
     margin: float | None = None,
-    particles_per_voxel: float = 1.0,
 ) -> float:
-    """Voxel intersection-over-union of a body and its current form.
+    """Voxel intersection-over-union of a body and its current form, on the share of each
+    voxel that each fills.
 
     Voxels are cubes of side ``cell`` aligned to the world origin (voxel ``i`` spans
-    ``[i * cell, (i + 1) * cell)`` on each axis). A voxel is occupied by the body if it holds
-    at least half of ``particles_per_voxel`` (the count of a voxel full of matter at rest;
-    at least one particle), and belongs to the form if ``inside_fn`` is True at its centre.
-    Both are then the same half-full rule: a body that exactly fills its form scores ~1,
-    where counting any particle would flag every partly filled surface voxel (a ball of 7.5
-    cells' radius at rest would score only 0.85).
+    ``[i * cell, (i + 1) * cell)`` on each axis). In each voxel the body fills a share ``b``:
+    every particle stands for a cube of side ``spacing`` around it (its volume at rest), and
+    ``b`` is the volume of those cubes inside the voxel over the voxel's, at most 1. The form
+    fills a share ``f``: the fraction of :data:`IOU_SUBSAMPLES`³ points spread evenly over
+    the voxel where ``sdf_fn`` is negative; a voxel whose centre lies more than half its
+    diagonal from the surface is wholly inside or outside and is decided by its centre. The
+    IoU is ``Σ min(b, f) / Σ max(b, f)`` (the Jaccard index of the two shares).
+
+    Why shares and not voxels marked occupied or empty: marked voxels made the figure a
+    lottery of where the voxel faces fall across the limbs. The steel mill's man as spawned,
+    moved by fractions of a 0.06 m cell, scored 0.81–0.91 with half-full voxels marked and
+    0.87–0.90 with shares; at 0.02 m, 0.92–0.96 and 0.94–0.95. Where body and form lie within
+    a voxel is not seen: there they count as overlapping as far as their shares allow, which
+    bounds the IoU of the two volumes from above and makes the figure as coarse as the cell.
 
     The form is sampled over the body's bounding box grown by ``margin`` on every side, united
     with ``form_bounds`` when given. Form voxels outside that region are not counted, which
     can only overstate the IoU; pass ``form_bounds`` to make the figure exact. With
-    ``form_bounds``, ``inside_fn`` is asked only about voxels within them (grown by a voxel):
+    ``form_bounds``, ``sdf_fn`` is asked only about voxels within them (grown by a voxel):
     a shattered body spreads over thousands of voxels the form cannot reach.
 
     Args:
         positions: Body particle positions [m], shape (N, 3).
-        inside_fn: Maps world-space points [m], shape (M, 3), to a boolean array (M,) that is
-            True inside the form.
+        sdf_fn: Signed distance to the form [m] of world-space points (M, 3) -> (M,),
+            negative inside; it must not overstate the distance to the surface.
         cell: Voxel size [m] (the simulation cell size).
+        spacing: Particle spacing [m] of the body (cell / particles_per_cell^(1/3)).
         form_bounds: ``(lo, hi)`` world-space bounding box of the form [m], each shape (3,).
         margin: Growth of the body's bounding box [m]; default a quarter of its largest
             extent plus one cell.
-        particles_per_voxel: Particles in a full voxel at rest (the body's particles per cell).
 
     Returns:
         IoU in [0, 1]; 0.0 for an empty body.
     """
     if cell <= 0.0:
         raise ValueError(f"voxel size must be positive, got {cell!r} m")
+    if not 0.0 < spacing <= cell:
+        raise ValueError(f"particle spacing must be in (0, cell = {cell!r} m], got {spacing!r} m")
     points = _as_points(positions)
     if len(points) == 0:
         return 0.0
@@ -194,38 +208,79 @@ def iou(
         lo = np.minimum(lo, np.asarray(form_bounds[0], dtype=np.float64))
         hi = np.maximum(hi, np.asarray(form_bounds[1], dtype=np.float64))
     first = np.floor(lo / cell).astype(np.int64)
-    shape = tuple(np.floor(hi / cell).astype(np.int64) - first + 1)
-
-    counts = np.zeros(shape, dtype=np.int32)
-    index = np.floor(points / cell).astype(np.int64) - first
-    np.add.at(counts, (index[:, 0], index[:, 1], index[:, 2]), 1)
-    body = counts >= max(1.0, 0.5 * particles_per_voxel)
-
-    centres = [(first[a] + np.arange(shape[a]) + 0.5) * cell for a in range(3)]
-    reach = [slice(0, shape[a]) for a in range(3)]
+    last = np.floor(hi / cell).astype(np.int64)
     if form_bounds is not None:
-        for a in range(3):
-            lo_a, hi_a = np.searchsorted(centres[a], [form_bounds[0][a] - cell, form_bounds[1][a] + cell])
-            reach[a] = slice(int(lo_a), int(hi_a))
-    form = np.zeros(shape, dtype=bool)
-    form[tuple(reach)] = _inside_grid(inside_fn, [centres[a][reach[a]] for a in range(3)])
+        # The voxels whose centres lie within the form's bounds grown by a voxel.
+        first = np.maximum(first, np.ceil((np.asarray(form_bounds[0]) - cell) / cell - 0.5).astype(np.int64))
+        last = np.minimum(last, np.ceil((np.asarray(form_bounds[1]) + cell) / cell - 0.5).astype(np.int64) - 1)
+    centres = [(np.arange(first[a], max(first[a], last[a] + 1)) + 0.5) * cell for a in range(3)]
+    form = _form_shares(sdf_fn, centres, cell)
 
-    union = np.count_nonzero(body | form)
-    return float(np.count_nonzero(body & form) / union) if union else 0.0
+    # Only the body's own voxels can overlap the form: a sparse sum, however far it spreads.
+    voxels, body = _body_shares(points, cell, spacing)
+    body = np.minimum(body, 1.0)
+    local = voxels - first
+    within = np.all((local >= 0) & (local < np.array(form.shape)), axis=1)
+    form_there = np.zeros(len(body))
+    form_there[within] = form[tuple(local[within].T)]
+    overlap = float(np.minimum(body, form_there).sum())
+    union = float(body.sum()) + float(form.sum()) - overlap
+    return overlap / union if union > 0.0 else 0.0
 
 
-def _inside_grid(inside_fn: Callable[[np.ndarray], np.ndarray], centres: list[np.ndarray]) -> np.ndarray:
-    """``inside_fn`` at every point of the grid with these centres [m] along x, y and z,
-    evaluated slab by slab along x so memory stays bounded for large grids."""
+def _body_shares(points: np.ndarray, cell: float, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """The voxels (integer indices, (M, 3)) that cubes of side ``spacing`` [m] around
+    ``points`` reach, and the share of each they cover ((M,), overlaps add up): a cube no
+    wider than a voxel straddles at most two voxels per axis."""
+    index = np.floor((points - 0.5 * spacing) / cell).astype(np.int64)
+    upper_part = np.clip(points + 0.5 * spacing - (index + 1) * cell, 0.0, None)
+    widths = (spacing - upper_part, upper_part)
+    corners = np.array(list(np.ndindex(2, 2, 2)))
+    reached = (index[:, None, :] + corners[None, :, :]).reshape(-1, 3)
+    weights = np.stack(
+        [widths[c[0]][:, 0] * widths[c[1]][:, 1] * widths[c[2]][:, 2] for c in corners], axis=1
+    ).reshape(-1)
+    origin = index.min(axis=0)
+    dims = index.max(axis=0) - origin + 2
+    keys, which = np.unique(np.ravel_multi_index((reached - origin).T, dims), return_inverse=True)
+    shares = np.bincount(which.reshape(-1), weights=weights) / cell**3
+    return np.column_stack(np.unravel_index(keys, dims)) + origin, shares
+
+
+def _form_shares(sdf_fn: Callable[[np.ndarray], np.ndarray], centres: list[np.ndarray], cell: float) -> np.ndarray:
+    """Share of each voxel of the grid with these centres [m] along x, y and z that lies
+    inside the form (``sdf_fn`` < 0): decided at the centre where the surface is more than
+    half a diagonal away, sampled at IOU_SUBSAMPLES³ points elsewhere."""
+    distance = _grid_values(sdf_fn, centres)
+    shares = (distance < 0.0).astype(np.float64)
+    near = np.flatnonzero(np.abs(distance) < 0.5 * np.sqrt(3.0) * cell)
+    if len(near) == 0:
+        return shares
+    ticks = (np.arange(IOU_SUBSAMPLES) + 0.5) / IOU_SUBSAMPLES - 0.5
+    offsets = cell * np.stack(np.meshgrid(ticks, ticks, ticks, indexing="ij"), axis=-1).reshape(-1, 3)
+    ijk = np.unravel_index(near, distance.shape)
+    near_centres = np.column_stack([centres[a][ijk[a]] for a in range(3)])
+    step = max(1, _IOU_CHUNK_POINTS // len(offsets))
+    flat = shares.reshape(-1)
+    for start in range(0, len(near), step):
+        samples = near_centres[start : start + step, None, :] + offsets[None, :, :]
+        inside = np.asarray(sdf_fn(samples.reshape(-1, 3)), dtype=np.float64).reshape(len(samples), -1) < 0.0
+        flat[near[start : start + step]] = inside.mean(axis=1)
+    return shares
+
+
+def _grid_values(fn: Callable[[np.ndarray], np.ndarray], centres: list[np.ndarray]) -> np.ndarray:
+    """``fn`` at every point of the grid with these centres [m] along x, y and z, evaluated
+    slab by slab along x so memory stays bounded for large grids."""
     shape = tuple(len(c) for c in centres)
-    inside = np.zeros(shape, dtype=bool)
+    values = np.zeros(shape)
     step = max(1, _IOU_CHUNK_POINTS // max(1, shape[1] * shape[2]))
     for start in range(0, shape[0], step):
         xs = centres[0][start : start + step]
         grid = np.stack(np.meshgrid(xs, centres[1], centres[2], indexing="ij"), axis=-1)
         if grid.size:
-            inside[start : start + step] = np.asarray(inside_fn(grid.reshape(-1, 3)), dtype=bool).reshape(grid.shape[:3])
-    return inside
+            values[start : start + step] = np.asarray(fn(grid.reshape(-1, 3)), dtype=np.float64).reshape(grid.shape[:3])
+    return values
 
 
 def shape_error(positions: np.ndarray, sdf_fn: Callable[[np.ndarray], np.ndarray]) -> float:

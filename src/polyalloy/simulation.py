@@ -310,10 +310,7 @@ class Simulation:
                     "evaporated_mass": evaporated,
                     "lost_mass": self._initial_body_mass[index] - body_mass - dissolved - evaporated,
                     "form": self.control.forms[index],
-                    "iou": metrics.iou(
-                        x, lambda p: sdf(p) < 0.0, self.model.grid.dx,
-                        form_bounds=self.form_world_bounds(index), particles_per_voxel=(self.model.grid.dx / body.spacing) ** 3,
-                    ),
+                    "iou": metrics.iou(x, sdf, self.model.grid.dx, body.spacing, form_bounds=self.form_world_bounds(index)),
                     "shape_error": metrics.shape_error(x, sdf),
                     "authority": float(self.control.effective_authority[index]),
                     "glitch": float(self.control.glitch[index]),
