@@ -364,16 +364,32 @@ FROST_REACH = wp.constant(0.5)
 
 
 @wp.func
-def surface_contact(x: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.vec3, hi: wp.vec3, reach: float):
-    """(1, surface velocity [m/s]) if x lies within `reach` [m] of a collider or a domain wall
-    (the nearest collider's velocity; walls stand still), else (0, 0)."""
+def collider_contact(x: wp.vec3, colliders: wp.array(dtype=ColliderData), reach: float):
+    """(1, its velocity at x [m/s]) if x lies within `reach` [m] of a collider (the first in
+    the list), else (0, 0)."""
     for c in range(colliders.shape[0]):
         if collider_sdf(colliders[c], x) < reach:
             return 1, collider_velocity(colliders[c], x)
+    return 0, wp.vec3(0.0)
+
+
+@wp.func
+def surface_contact(x: wp.vec3, colliders: wp.array(dtype=ColliderData), lo: wp.vec3, hi: wp.vec3, reach: float):
+    """(1, surface velocity [m/s]) if x lies within `reach` [m] of a collider or a domain wall
+    (the nearest collider's velocity; walls stand still), else (0, 0)."""
+    touching, v_surface = collider_contact(x, colliders, reach)
+    if touching == 1:
+        return 1, v_surface
     for axis in range(3):
         if x[axis] < lo[axis] + reach or x[axis] > hi[axis] - reach:
             return 1, wp.vec3(0.0)
     return 0, wp.vec3(0.0)
+
+
+GLITCH_TEAR_REACH = wp.constant(0.1)
+"""A glitching body's liquid metal touching a collider melds with it (T5: "It rips the hand from
+the railing with difficulty"): it moves with the surface until its will has drawn it this far
+× the glitch level from where it belongs [m], then tears free (8 cm at the freeze's 0.8)."""
 
 
 FROST_REACH_MIN = wp.constant(0.02)
@@ -966,6 +982,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
         targets: wp.array(dtype=wp.vec3),
         will_mode: wp.array(dtype=int),
         body_offset: wp.array(dtype=wp.vec3),
+        body_glitch: wp.array(dtype=float),
         # State in:
         x_in: wp.array(dtype=wp.vec3),
         v_in: wp.array(dtype=wp.vec3),
@@ -1062,6 +1079,18 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
                 stuck, v_surface = frozen_onto_surface(x, v, colliders, domain_lo, domain_hi, inv_dx)
                 if stuck == 1:
                     v = v_surface
+        if wp.static(has_fluid and willed):
+            # A glitching body's liquid melds with the colliders it touches (GLITCH_TEAR_REACH):
+            # it moves with the surface, losing only its speed relative to it, until its will has
+            # drawn it the tear reach from its target. Domain walls bound the scene and meld nothing.
+            if material.constitutive == cm.FLUID and not cm.is_frozen(material, phase) and particle_body[p] >= 0:
+                body = particle_body[p]
+                glitch = body_glitch[body]
+                if glitch > 0.0 and will_mode[p] == WILL_FORM:
+                    if wp.length(targets[p] + body_offset[body] - x) < glitch * GLITCH_TEAR_REACH:
+                        melded, v_surface = collider_contact(x, colliders, FROST_REACH / inv_dx)
+                        if melded == 1:
+                            v = v_surface
         x_next = x + dt * v
         if wp.static(has_fluid and willed):
             # The grid moves the particles of a stencil together (its velocities are smooth), so it

@@ -288,7 +288,7 @@ class MPMSolver:
                 inputs=[
                     m.particle_mass, m.particle_volume, m.particle_material, m.material_data, m.particle_body_device,
                     self._grid_origin, self._inv_dx, self._lo, self._hi, self._gravity, control.colliders, self.grid_velocity_mass,
-                    self.stencil_mass, control.body_authority, control.body_will, control.targets, control.will_mode, control.body_offset,
+                    self.stencil_mass, control.body_authority, control.body_will, control.targets, control.will_mode, control.body_offset, control.body_glitch,
                     state_in.x, state_in.v, state_in.F, state_in.phase, state_in.temperature, state_in.status, state_in.bond, state_in.airborne,
                     state_out.x, state_out.v, state_out.C, state_out.F, state_out.bond, state_out.airborne, first, dt,
                 ],
