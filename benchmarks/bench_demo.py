@@ -61,6 +61,47 @@ def standing_window(run: Path) -> tuple[float, float] | None:
     return reformed, min(ends, default=math.inf)
 
 
+def rail_imprint(run: Path, rail: tuple[np.ndarray, np.ndarray], walk_frame: int, end_frame: int, fps: float) -> str:
+    """T5: the rail's colours on t1000's hand. His metal within RAIL_TOUCH of the rail's box
+    `rail` (lo, hi) [m] in any frame after `walk_frame` (he stands still before it) up to
+    `end_frame` is the hand that touched it; its colour change from `walk_frame` (RGB in [0, 1],
+    summed, mean over that metal) is given where it leaves the rail and 1 s later, beside the
+    rest of him 1 s later (the static alone)."""
+
+    def frame(f: int) -> tuple[np.ndarray, np.ndarray]:
+        ply = read_ply(run / "particles" / f"frame_{f:06d}.ply")
+        body = ply["body"] == 0
+        points = np.stack([ply["x"], ply["y"], ply["z"]], axis=1)[body]
+        return points, np.stack([ply["red"], ply["green"], ply["blue"]], axis=1)[body] / 255.0  # 8-bit colours
+
+    _, before = frame(walk_frame)
+    touched = np.zeros(len(before), dtype=bool)
+    left = None
+    for f in range(walk_frame + 1, end_frame + 1):
+        points, _ = frame(f)
+        outside = np.maximum(rail[0] - points, points - rail[1])
+        distance = np.linalg.norm(np.maximum(outside, 0.0), axis=1) + np.minimum(outside.max(axis=1), 0.0)
+        touching = distance < RAIL_TOUCH
+        if touching.any():
+            touched |= touching
+            left = None
+        elif touched.any() and left is None:
+            left = f
+    if left is None or left + round(fps) > end_frame:
+        return "never touched and left it" if not touched.any() else "still on it"
+
+    def change(f: int, which: np.ndarray) -> float:
+        return float(np.abs(frame(f)[1] - before)[which].sum(axis=1).mean())
+
+    later = left + round(fps)
+    return (f"{np.count_nonzero(touched)} particles, left at {left / fps:.1f} s: {change(left, touched):.2f} then, "
+            f"{change(later, touched):.2f} 1 s later (the rest of him {change(later, ~touched):.2f})")
+
+
+RAIL_TOUCH = 0.03
+"""Metal this close to the rail's box touches it [m] (half a draft cell)."""
+
+
 AT_REST_ENERGY = 0.1
 """He stands at rest below this kinetic energy [J]: 2 cm/s rms over his 437 kg. The rows between
 `reformed` and it are his last settling (0.82 at 12.1 s with 0.5 J, seed 11)."""
@@ -148,6 +189,13 @@ def main() -> None:
         t1000 = sim.model.bodies[0]
         knee = sim.forms["cop"].joints["knee_l"][1] + scene.bodies[0].position[1]
         print(f"  T1 solid pieces broken off below the knees before the shot: {pieces_below_knees(out, before_shot, knee, t1000.spacing)}")
+        rail = next(c for c in scene.colliders if c.name == "rail")
+        half = 0.5 * np.array([rail.size[0], 0.0, rail.size[2]])
+        rail_box = (np.array(rail.position) - half, np.array(rail.position) + half + np.array([0.0, rail.size[1], 0.0]))
+        walk_at = min(event.at for event in scene.events if event.do == "move" and event.at > shot_at)
+        fps = scene.scene.fps
+        grenade_at = min(event.at for event in scene.events if event.do == "grenade")
+        print(f"  T5 the rail's colours on his hand (RGB change): {rail_imprint(out, rail_box, round(walk_at * fps), round(grenade_at * fps), fps)}")
 
 
 if __name__ == "__main__":
