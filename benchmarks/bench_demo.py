@@ -79,6 +79,10 @@ def rail_imprint(run: Path, rail: tuple[np.ndarray, np.ndarray], walk_frame: int
     left = None
     for f in range(walk_frame + 1, end_frame + 1):
         points, _ = frame(f)
+        if len(points) != len(before):
+            # A PLY holds the particles present, in model order: once some have gone, rows no
+            # longer name the same particle from frame to frame.
+            return f"some of him gone at {f / fps:.1f} s: not measured"
         outside = np.maximum(rail[0] - points, points - rail[1])
         distance = np.linalg.norm(np.maximum(outside, 0.0), axis=1) + np.minimum(outside.max(axis=1), 0.0)
         touching = distance < RAIL_TOUCH
@@ -87,8 +91,12 @@ def rail_imprint(run: Path, rail: tuple[np.ndarray, np.ndarray], walk_frame: int
             left = None
         elif touched.any() and left is None:
             left = f
-    if left is None or left + round(fps) > end_frame:
-        return "never touched and left it" if not touched.any() else "still on it"
+    if not touched.any():
+        return "never touched it"
+    if left is None:
+        return "still on it"
+    if left + round(fps) > end_frame:
+        return f"left it at {left / fps:.1f} s, under 1 s before the end of the walk"
 
     def change(f: int, which: np.ndarray) -> float:
         return float(np.abs(frame(f)[1] - before)[which].sum(axis=1).mean())
@@ -145,7 +153,7 @@ def stage_figures(rows: list[dict[str, str]], shot_at: float, slugs_at: float,
         "T2 solid pieces (most)": str(max(int(r["solid_pieces"]) for r in body)),
         "T3 nitrogen all boiled at [s]": boiled,
         "T4 95 % in one piece at [s]": body[fused]["time"] if fused is not None else "never",
-        "T4 IoU standing at rest (KE < 0.1 J) after re-forming (min-max)": f"{min(at_rest):.2f}-{max(at_rest):.2f}" if at_rest else "never",
+        f"T4 IoU standing at rest (KE < {AT_REST_ENERGY} J) after re-forming (min-max)": f"{min(at_rest):.2f}-{max(at_rest):.2f}" if at_rest else "never",
         "T4 best IoU re-formed, before the slugs": f"{max(reformed):.2f}" if reformed else "never",
         "T6 best IoU per form in the throes": ", ".join(f"{k} {v:.2f}" for k, v in throes.items()),
         "T6 99 % dissolved at [s]": dissolved,

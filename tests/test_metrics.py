@@ -156,13 +156,12 @@ def test_iou_of_box_shifted_by_half_its_width_is_one_third():
 
 
 def test_iou_default_margin_covers_a_nearby_form():
-    # Reference: boxes shifted by 0.13 of their width, across voxel faces: overlap 0.87,
-    # union 1.13, IoU = 87/113. The form is found without form_bounds because it lies within
-    # the default margin; sampling the form 4 times per axis in the voxels its x faces cross
-    # puts them at 0.1375 and 1.1375 instead of 0.13 and 1.13, where the body's cubes are exact.
+    # Reference: a body of cubes tiling a unit box shifted by 0.13 of its width, so its x faces
+    # cut through voxels: overlap 0.87, union 1.13, IoU = 87/113 (marked voxels: 9/11). The
+    # form is found without form_bounds because it lies within the default margin.
     cell = 0.1
     points = lattice((20, 20, 20), spacing=cell / 2, origin=(0.13 + cell / 4, cell / 4, cell / 4))
-    assert iou(points, box_sdf((0, 0, 0), (1, 1, 1)), cell, cell / 2) == pytest.approx(87 / 113, abs=0.01)
+    assert iou(points, box_sdf((0, 0, 0), (1, 1, 1)), cell, cell / 2) == pytest.approx(87 / 113, abs=1e-9)
 
 
 def test_iou_asks_the_form_only_within_its_bounds_and_counts_the_same():
@@ -179,8 +178,10 @@ def test_iou_asks_the_form_only_within_its_bounds_and_counts_the_same():
         return sdf(p)
 
     bounded = iou(points, counting_sdf, cell, cell / 2, form_bounds=((0, 0, 0), (1, 1, 1)))
-    # The 12^3 voxel centres, then 4^3 samples in each voxel within half a diagonal of a face.
+    # The 12^3 voxel centres, then 4^3 samples in each voxel of them within half a diagonal of a
+    # face (at most all but the inner 8^3, which lie deeper).
     assert asked[0] <= 12**3
+    assert sum(asked) <= 12**3 + 4**3 * (12**3 - 8**3)
     assert bounded == iou(points, sdf, cell, cell / 2)
 
 

@@ -223,9 +223,10 @@ def test_a_glitching_body_melds_with_a_surface_it_touches_and_tears_free_when_pu
     # touches a box on its +x side; at 0.6 s its form moves 0.25 m away in −x over 0.3 s. The
     # metal touching the box moves with the box (kernels.GLITCH_TEAR_REACH) until the will has
     # drawn it 0.9 × 0.1 m from its target: when the form has moved 7 cm the body has followed
-    # by ~5 cm but the melded metal by under a third of that (measured 1.2 of 5.4 cm; with
-    # glitch 0 it moves with the body, 5.5 of 5.5). Torn free, it follows: by 1.4 s all of it
-    # has moved ≥ 0.24 m and the ball is one fragment again (measured 0.249 m, IoU 0.94).
+    # by ~5 cm and the melded metal by under a third of that, only as far as the sub-cell will
+    # creeps it (measured 1.2 of 5.4 cm; with glitch 0 it moves with the body, 5.5 of 5.5).
+    # Torn free, it follows: by 1.4 s all of it has moved ≥ 0.24 m and the ball is one
+    # fragment again (measured 0.249 m, IoU 0.94).
     data = scene_dict("meld", 1.4, [[-0.6, 0.0, -0.4], [0.5, 0.5, 0.4]], 0.02, fps=48, walls="separate")
     data["forms"] = [{"name": "ball", "shape": "sphere", "radius": 0.12}]
     data["bodies"] = [{"name": "alloy", "form": "ball"}]
@@ -243,7 +244,7 @@ def test_a_glitching_body_melds_with_a_surface_it_touches_and_tears_free_when_pu
     while (sim.time - 0.6) / 0.3 * 0.25 < 0.07 - 1e-9:
         sim.step_frame()
     moved = start - sim.state.x.numpy()[:, 0]
-    assert moved[melded].mean() < moved.mean() / 3.0, (moved[melded].mean(), moved.mean())
+    assert moved.mean() > 0.04 and moved[melded].mean() < moved.mean() / 3.0, (moved[melded].mean(), moved.mean())
     while sim.frame < sim.frame_count:
         sim.step_frame()
     moved = start - sim.state.x.numpy()[:, 0]

@@ -174,11 +174,11 @@ def iou(
     a voxel is not seen: there they count as overlapping as far as their shares allow, which
     bounds the IoU of the two volumes from above and makes the figure as coarse as the cell.
 
-    The form is sampled over the body's bounding box grown by ``margin`` on every side, united
-    with ``form_bounds`` when given. Form voxels outside that region are not counted, which
-    can only overstate the IoU; pass ``form_bounds`` to make the figure exact. With
-    ``form_bounds``, ``sdf_fn`` is asked only about voxels within them (grown by a voxel):
-    a shattered body spreads over thousands of voxels the form cannot reach.
+    Without ``form_bounds`` the form is sampled over the body's bounding box grown by
+    ``margin`` on every side; form voxels outside it are not counted, so a form reaching
+    beyond it is misjudged. With ``form_bounds`` the figure is exact and ``sdf_fn`` is asked
+    only about the voxels within them (grown by a voxel; ``margin`` then changes nothing): a
+    shattered body spreads over thousands of voxels the form cannot reach.
 
     Args:
         positions: Body particle positions [m], shape (N, 3).
@@ -187,14 +187,16 @@ def iou(
         cell: Voxel size [m] (the simulation cell size).
         spacing: Particle spacing [m] of the body (cell / particles_per_cell^(1/3)).
         form_bounds: ``(lo, hi)`` world-space bounding box of the form [m], each shape (3,).
-        margin: Growth of the body's bounding box [m]; default a quarter of its largest
-            extent plus one cell.
+        margin: Growth of the body's bounding box [m], at least 0; default a quarter of its
+            largest extent plus one cell.
 
     Returns:
         IoU in [0, 1]; 0.0 for an empty body.
     """
     if cell <= 0.0:
         raise ValueError(f"voxel size must be positive, got {cell!r} m")
+    if margin is not None and margin < 0.0:
+        raise ValueError(f"margin must be at least 0, got {margin!r} m")
     if not 0.0 < spacing <= cell:
         raise ValueError(f"particle spacing must be in (0, cell = {cell!r} m], got {spacing!r} m")
     points = _as_points(positions)
