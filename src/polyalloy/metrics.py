@@ -202,19 +202,16 @@ def iou(
     points = _as_points(positions)
     if len(points) == 0:
         return 0.0
-    lo = points.min(axis=0)
-    hi = points.max(axis=0)
-    pad = 0.25 * float(np.max(hi - lo)) + cell if margin is None else float(margin)
-    lo, hi = lo - pad, hi + pad
-    if form_bounds is not None:
-        lo = np.minimum(lo, np.asarray(form_bounds[0], dtype=np.float64))
-        hi = np.maximum(hi, np.asarray(form_bounds[1], dtype=np.float64))
-    first = np.floor(lo / cell).astype(np.int64)
-    last = np.floor(hi / cell).astype(np.int64)
-    if form_bounds is not None:
-        # The voxels whose centres lie within the form's bounds grown by a voxel.
-        first = np.maximum(first, np.ceil((np.asarray(form_bounds[0]) - cell) / cell - 0.5).astype(np.int64))
-        last = np.minimum(last, np.ceil((np.asarray(form_bounds[1]) + cell) / cell - 0.5).astype(np.int64) - 1)
+    if form_bounds is None:
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        pad = 0.25 * float(np.max(hi - lo)) + cell if margin is None else float(margin)
+        first = np.floor((lo - pad) / cell).astype(np.int64)
+        last = np.floor((hi + pad) / cell).astype(np.int64)
+    else:
+        # The voxels whose centres lie within the form's bounds grown by a voxel: every voxel
+        # the form reaches, and none it cannot.
+        first = np.ceil((np.asarray(form_bounds[0]) - cell) / cell - 0.5).astype(np.int64)
+        last = np.ceil((np.asarray(form_bounds[1]) + cell) / cell - 0.5).astype(np.int64) - 1
     centres = [(np.arange(first[a], max(first[a], last[a] + 1)) + 0.5) * cell for a in range(3)]
     form = _form_shares(sdf_fn, centres, cell)
 
