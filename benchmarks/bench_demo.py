@@ -17,13 +17,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import warp as wp
 
 from polyalloy import metrics
 from polyalloy.cli import DEMO_SCENE, bundled_scenes
 from polyalloy.io.ply import read_ply
 from polyalloy.runner import run_simulation
 from polyalloy.scene import Scene, load_scene
+from polyalloy.scene.build import build_colliders
 from polyalloy.simulation import Simulation
+from polyalloy.solver import kernels
+from polyalloy.solver.colliders import ColliderData
 
 
 def pieces_below_knees(run: Path, frame: int, knee: float, spacing: float) -> int:
@@ -61,31 +65,28 @@ def standing_window(run: Path) -> tuple[float, float] | None:
     return reformed, min(ends, default=math.inf)
 
 
-def rail_imprint(run: Path, rail: tuple[np.ndarray, np.ndarray], walk_frame: int, end_frame: int, fps: float) -> str:
-    """T5: the rail's colours on t1000's hand. His metal within RAIL_TOUCH of the rail's box
-    `rail` (lo, hi) [m] in any frame after `walk_frame` (he stands still before it) up to
-    `end_frame` is the hand that touched it; its colour change from `walk_frame` (RGB in [0, 1],
-    summed, mean over that metal) is given where it leaves the rail and 1 s later, beside the
-    rest of him 1 s later (the static alone)."""
-
-    def frame(f: int) -> tuple[np.ndarray, np.ndarray]:
+def rail_imprint(run: Path, rail: wp.array, device: str, walk_frame: int, end_frame: int, fps: float) -> str:
+    """T5: the rail's colours on t1000's hand. His metal within RAIL_TOUCH of the collider
+    `rail` (a one-element ColliderData array) in any frame after `walk_frame` (he stands still
+    before it) up to `end_frame` is the hand that touched it; its colour change from `walk_frame`
+    (RGB in [0, 1], summed, mean over that metal) is given where it leaves the rail and 1 s
+    later, beside the rest of him 1 s later (the static alone)."""
+    frames = {}
+    for f in range(walk_frame, end_frame + 1):
         ply = read_ply(run / "particles" / f"frame_{f:06d}.ply")
         body = ply["body"] == 0
         points = np.stack([ply["x"], ply["y"], ply["z"]], axis=1)[body]
-        return points, np.stack([ply["red"], ply["green"], ply["blue"]], axis=1)[body] / 255.0  # 8-bit colours
-
-    _, before = frame(walk_frame)
+        frames[f] = points, np.stack([ply["red"], ply["green"], ply["blue"]], axis=1)[body] / 255.0  # 8-bit colours
+    before = frames[walk_frame][1]
     touched = np.zeros(len(before), dtype=bool)
     left = None
     for f in range(walk_frame + 1, end_frame + 1):
-        points, _ = frame(f)
+        points = frames[f][0]
         if len(points) != len(before):
             # A PLY holds the particles present, in model order: once some have gone, rows no
             # longer name the same particle from frame to frame.
             return f"some of him gone at {f / fps:.1f} s: not measured"
-        outside = np.maximum(rail[0] - points, points - rail[1])
-        distance = np.linalg.norm(np.maximum(outside, 0.0), axis=1) + np.minimum(outside.max(axis=1), 0.0)
-        touching = distance < RAIL_TOUCH
+        touching = kernels.solid_distances(points, rail, device) < RAIL_TOUCH
         if touching.any():
             touched |= touching
             left = None
@@ -97,17 +98,14 @@ def rail_imprint(run: Path, rail: tuple[np.ndarray, np.ndarray], walk_frame: int
         return "still on it"
     if left + round(fps) > end_frame:
         return f"left it at {left / fps:.1f} s, under 1 s before the end of the walk"
-
-    def change(f: int, which: np.ndarray) -> float:
-        return float(np.abs(frame(f)[1] - before)[which].sum(axis=1).mean())
-
     later = left + round(fps)
-    return (f"{np.count_nonzero(touched)} particles, left at {left / fps:.1f} s: {change(left, touched):.2f} then, "
-            f"{change(later, touched):.2f} 1 s later (the rest of him {change(later, ~touched):.2f})")
+    change = {f: np.abs(frames[f][1] - before).sum(axis=1) for f in (left, later)}
+    return (f"{np.count_nonzero(touched)} particles, left at {left / fps:.1f} s: {change[left][touched].mean():.2f} then, "
+            f"{change[later][touched].mean():.2f} 1 s later (the rest of him {change[later][~touched].mean():.2f})")
 
 
 RAIL_TOUCH = 0.03
-"""Metal this close to the rail's box touches it [m] (half a draft cell)."""
+"""Metal this close to the rail touches it [m] (half a draft cell)."""
 
 
 AT_REST_ENERGY = 0.1
@@ -197,13 +195,14 @@ def main() -> None:
         t1000 = sim.model.bodies[0]
         knee = sim.forms["cop"].joints["knee_l"][1] + scene.bodies[0].position[1]
         print(f"  T1 solid pieces broken off below the knees before the shot: {pieces_below_knees(out, before_shot, knee, t1000.spacing)}")
-        rail = next(c for c in scene.colliders if c.name == "rail")
-        half = 0.5 * np.array([rail.size[0], 0.0, rail.size[2]])
-        rail_box = (np.array(rail.position) - half, np.array(rail.position) + half + np.array([0.0, rail.size[1], 0.0]))
+        colliders = build_colliders(scene, args.device)[0]
+        rail_index = [c.name for c in scene.all_colliders()].index("rail")
+        rail = wp.array([colliders[rail_index]], dtype=ColliderData, device=args.device)
         walk_at = min(event.at for event in scene.events if event.do == "move" and event.at > shot_at)
-        fps = scene.scene.fps
         grenade_at = min(event.at for event in scene.events if event.do == "grenade")
-        print(f"  T5 the rail's colours on his hand (RGB change): {rail_imprint(out, rail_box, round(walk_at * fps), round(grenade_at * fps), fps)}")
+        fps = scene.scene.fps
+        imprint = rail_imprint(out, rail, args.device, round(walk_at * fps), round(grenade_at * fps), fps)
+        print(f"  T5 the rail's colours on his hand (RGB change): {imprint}")
 
 
 if __name__ == "__main__":
