@@ -125,7 +125,7 @@ class Control:
         (to its fixed world target), on the device."""
         self.body_authority = wp.array(self.effective_authority, dtype=float, device=device)
         """Effective authority per body on the device, shape (body_count,)."""
-        self.body_will = wp.array(self.authority * self.heat_share * self.cold_fade, dtype=float, device=device)
+        self.body_will = wp.array(self._will_strengths(), dtype=float, device=device)
         """What each body's will pulls its particles with [0, 1], shape (body_count,): authority
         times its heat share and its cold fade; each particle feels this times its own share (its
         liquid fraction, its own heat fade: kernels.will_share). Until the body is nearly frozen
@@ -327,9 +327,13 @@ class Control:
         self.authority[:] = authority
         self._upload_authority()
 
+    def _will_strengths(self) -> np.ndarray:
+        """body_will's values: each body's authority × heat share × cold fade."""
+        return (self.authority * self.heat_share * self.cold_fade).astype(np.float32)
+
     def _upload_authority(self) -> None:
         self.body_authority.assign(self.effective_authority)
-        self.body_will.assign((self.authority * self.heat_share * self.cold_fade).astype(np.float32))
+        self.body_will.assign(self._will_strengths())
 
     def traumatise(self, body: int, amount: float) -> None:
         """A shock to a willed body: it loses `amount` of authority (not below 0) and the trauma
