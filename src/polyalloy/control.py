@@ -14,9 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import warp as wp
 
+from .mimicry import Legs, rotation_y
 from .model import Model
 from .solver.colliders import ColliderData
-from .solver.kernels import WILL_FORM, WILL_HOLD
+from .solver.gait import GaitData
+from .solver.kernels import WILL_FORM, WILL_HOLD, walked_targets
+from .walk import foot_steps
 
 
 @dataclass
@@ -33,6 +36,10 @@ class PoseMove:
     lag: float = 0.0
     """Time the move has stood still so far [s] (Control.set_time: it advances at its body's
     pace), so it ends this much after `stop`."""
+    stride: float = 0.0
+    """Length of the body's walking stride [m] (polyalloy.walk); 0: it glides."""
+    lift: float = 0.0
+    """Height each foot is lifted as it swings forward [m]."""
 
     def offset(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Offset [m] and its rate of change at full pace [m/s] at `time` [s]."""
@@ -43,6 +50,19 @@ class PoseMove:
             return self.origin, np.zeros(3)
         s = np.clip((time - self.start) / (self.stop - self.start), 0.0, 1.0)
         return self.origin + s * (self.destination - self.origin), (self.destination - self.origin) / (self.stop - self.start)
+
+    def steps(self, offset: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The feet's steps [m] (left, right; shape (2, 3)) and their velocities [m/s] with the
+        body at `offset` [m] moving at `rate` [m/s]; zero for a glide."""
+        path = self.destination - self.origin
+        heading = np.array([path[0], 0.0, path[2]])
+        distance = float(np.linalg.norm(path))
+        if self.stride <= 0.0 or np.linalg.norm(heading) < 1.0e-9:
+            return np.zeros((2, 3)), np.zeros((2, 3))
+        heading /= np.linalg.norm(heading)
+        travelled = min(float(np.linalg.norm(offset - self.origin)), distance)
+        steps, rates = foot_steps(travelled, distance, heading, self.stride, self.lift)
+        return steps, rates * float(np.linalg.norm(rate))
 
 
 REFORM_NONE, REFORM_SHATTERED, REFORM_GATHER, REFORM_RISE = 0, 1, 2, 3
@@ -150,6 +170,15 @@ class Control:
         """Pose offsets on the device [m], shape (body_count,)."""
         self.body_offset_velocity = wp.zeros(len(bodies), dtype=wp.vec3, device=device)
         """Rate of change of the pose offsets [m/s], shape (body_count,)."""
+        self.leg_frames = np.zeros((len(bodies), 10))
+        """The legs of each body's current form (host; Events sets them, set_legs): hip
+        midpoint (3) [m] and the form's left (3) in the base pose, world axes; leg length, half
+        width, stride and lift [m] (Form.legs). All 0 for a form without legs."""
+        self.steps = np.zeros((len(bodies), 2, 6))
+        """Per body and foot (left, right): its step [m] (3) and the step's velocity [m/s] (3)."""
+        self.gaits = wp.empty(len(bodies), dtype=GaitData, device=device)
+        """The same on the device (solver.gait), shape (body_count,)."""
+        self._upload_gaits()
         self.forms = [b.form_name for b in bodies]
         """Each body's current form (host)."""
         self.turns = np.zeros(len(bodies))
@@ -213,6 +242,20 @@ class Control:
         held = self.hold_mask[sl]
         targets[held] = self.home_targets[sl][held]
         return targets
+
+    def walked_targets(self, body: int, targets: np.ndarray) -> np.ndarray:
+        """A body's form targets `targets` (base pose) [m], (its particle count, 3), moved by its
+        walk now (solver.gait)."""
+        sl = self._model.bodies[body].particle_slice
+        device = self.targets.device
+        walked = wp.empty(len(targets), dtype=wp.vec3, device=device)
+        wp.launch(
+            walked_targets, dim=len(targets),
+            inputs=[wp.array(np.asarray(targets, dtype=np.float32), dtype=wp.vec3, device=device),
+                    self._model.particle_body_device[sl.start:sl.stop], self.gaits, walked],
+            device=device,
+        )
+        return walked.numpy()
 
     def hold(self, particles: np.ndarray, world_points: np.ndarray) -> None:
         """Hold `particles` (indices) at `world_points` [m] instead of their form targets."""
@@ -359,9 +402,41 @@ class Control:
         """Rotation of a body's current form about its vertical axis [degrees]."""
         return float(self._model.bodies[body].rotation_y + self.turns[body])
 
-    def move_body(self, body: int, destination_offset: np.ndarray, start: float, duration: float) -> None:
-        """Move a body's form from its current offset to `destination_offset` [m] over `duration` [s]."""
-        self._moves[body] = PoseMove(start, start + duration, self.offsets[body].copy(), np.asarray(destination_offset, dtype=float))
+    def move_body(self, body: int, destination_offset: np.ndarray, start: float, duration: float,
+                  walk: bool = False, stride: float | None = None) -> bool:
+        """Move a body's form from its current offset to `destination_offset` [m] over `duration` [s],
+        walking (in strides of `stride` [m], or its legs' own) if asked and its form has legs.
+        Returns whether it walks."""
+        walks = walk and self.leg_frames[body, 6] > 0.0
+        own_stride, lift = self.leg_frames[body, 8:]
+        self._moves[body] = PoseMove(
+            start, start + duration, self.offsets[body].copy(), np.asarray(destination_offset, dtype=float),
+            stride=float(stride or own_stride) if walks else 0.0, lift=float(lift) if walks else 0.0)
+        return bool(walks)
+
+    def set_legs(self, body: int, legs: Legs | None, position: np.ndarray, heading: float) -> None:
+        """Give a body the legs of its current form (None: it has none), the form placed at
+        `position` [m] and turned `heading` degrees about its vertical axis."""
+        self.leg_frames[body] = 0.0
+        if legs is not None:
+            # Row vectors: R·local is local @ Rᵀ.
+            rotation = rotation_y(heading)
+            self.leg_frames[body, :3] = np.asarray(position, dtype=float) + legs.hip @ rotation.T
+            self.leg_frames[body, 3:6] = np.array([1.0, 0.0, 0.0]) @ rotation.T
+            self.leg_frames[body, 6:] = legs.leg_length, legs.half_width, legs.stride, legs.lift
+        self._upload_gaits()
+
+    def _upload_gaits(self) -> None:
+        gaits = []
+        for frame, steps in zip(self.leg_frames, self.steps):
+            # A fresh struct per body: copying a wp.struct shares its storage.
+            gait = GaitData()
+            gait.hip, gait.lateral = wp.vec3(*frame[:3]), wp.vec3(*frame[3:6])
+            gait.leg_length, gait.half_width = float(frame[6]), float(frame[7])
+            gait.step_left, gait.velocity_left = wp.vec3(*steps[0, :3]), wp.vec3(*steps[0, 3:])
+            gait.step_right, gait.velocity_right = wp.vec3(*steps[1, :3]), wp.vec3(*steps[1, 3:])
+            gaits.append(gait)
+        self.gaits = wp.array(gaits, dtype=GaitData, device=self.gaits.device)
 
     def move_stop(self, body: int) -> float:
         """Time [s] a body's current move ends; -inf if it is not moving."""
@@ -370,13 +445,14 @@ class Control:
 
     def snapshot(self) -> tuple[np.ndarray, dict]:
         """The will's state for a checkpoint: targets (array) and forms, offsets, moves (JSON)."""
-        moves = {str(b): [m.start, m.stop, m.origin.tolist(), m.destination.tolist(), m.lag] for b, m in self._moves.items()}
+        moves = {str(b): [m.start, m.stop, m.origin.tolist(), m.destination.tolist(), m.lag, m.stride, m.lift]
+                 for b, m in self._moves.items()}
         return self.targets.numpy(), {
             "forms": list(self.forms), "offsets": self.offsets.tolist(), "moves": moves,
             "authority": self.authority.tolist(), "trauma": self.trauma.tolist(), "library": self.library,
             "turns": self.turns.tolist(), "camouflage": self.camouflage.tolist(),
             "glitch": self.glitch.tolist(), "thermal_share": self.thermal_share.tolist(),
-            "heat_share": self.heat_share.tolist(),
+            "heat_share": self.heat_share.tolist(), "leg_frames": self.leg_frames.tolist(),
             "throes_start": [None if np.isnan(t) else float(t) for t in self.throes_start],
             "throes_stage": self.throes_stage.tolist(),
             "reform_stage": self.reform_stage.tolist(), "reform_standing": self.reform_standing.tolist(),
@@ -388,7 +464,7 @@ class Control:
         self.targets.assign(np.asarray(targets, dtype=np.float32))
         self.forms = list(data["forms"])
         self.offsets = np.asarray(data["offsets"], dtype=float).reshape(-1, 3)
-        # Checkpoints written before moves slowed in the cold have no lag.
+        # Checkpoints written before moves slowed in the cold have no lag, before walks no stride.
         self._moves = {int(b): PoseMove(m[0], m[1], np.asarray(m[2]), np.asarray(m[3]), *m[4:]) for b, m in data["moves"].items()}
         self.body_offset.assign(self.offsets.astype(np.float32))
         self.authority = np.asarray(data["authority"], dtype=np.float32)
@@ -408,6 +484,8 @@ class Control:
         self.reform_form = list(data.get("reform_form", self.forms))
         self.reform_since = np.asarray(data.get("reform_since", np.full(len(self.forms), time)), dtype=float)
         self.gains = np.asarray(data.get("gains", self.gains), dtype=np.float32)
+        # Checkpoints written before walks: every body glided, its legs are those Events gave it.
+        self.leg_frames = np.asarray(data.get("leg_frames", self.leg_frames), dtype=float).reshape(-1, 10)
         self.body_gain.assign(self.gains)
         self.body_glitch.assign(self.glitch)
         self.body_camouflage.assign(self.camouflage)
@@ -428,16 +506,24 @@ class Control:
         if self._moves:
             rates = np.zeros_like(self.offsets)
             paces = self.thermal_will
+            walked = False
             for body, move in list(self._moves.items()):
                 pace = float(paces[body])
                 if time - move.lag > move.start:
                     move.lag += elapsed * (1.0 - pace)
                 self.offsets[body], rate = move.offset(time)
                 rates[body] = pace * rate
+                if move.stride > 0.0:
+                    walked = True
+                    steps, step_velocities = move.steps(self.offsets[body], rates[body])
+                    self.steps[body] = np.concatenate([steps, step_velocities], axis=1)
                 if time >= move.stop + move.lag:
                     del self._moves[body]
+                    self.steps[body] = 0.0
             self.body_offset.assign(self.offsets.astype(np.float32))
             self.body_offset_velocity.assign(rates.astype(np.float32))
+            if walked:
+                self._upload_gaits()
         if not self._moving:
             return
         colliders = []

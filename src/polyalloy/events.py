@@ -65,6 +65,9 @@ class Timeline:
         self._collider_index = {c.name: i for i, c in enumerate(scene.colliders)}
         self._last_reassign = 0.0
         self._made: list[dict] = []
+        for b, body in enumerate(model.bodies):
+            if body.form_name in forms:
+                control.set_legs(b, forms[body.form_name].legs(), body.position, control.heading(b))
 
     def skip_to(self, time: float) -> None:
         """Mark events before `time` [s] as applied (their effect is in a restored checkpoint)."""
@@ -123,8 +126,10 @@ class Timeline:
                     self._control.reform_stage[body] = REFORM_SHATTERED
             else:
                 destination = np.asarray(event.to, dtype=float) - self._model.bodies[body].position
-                self._control.move_body(body, destination, time, event.over)
+                walks = self._control.move_body(body, destination, time, event.over, event.walk, event.stride)
                 detail = f"to {list(event.to)} over {event.over} s"
+                if event.walk:
+                    detail += ", walking" if walks else f", gliding: form {self._control.forms[body]!r} has no legs"
             applied.append(AppliedEvent(time, event.body, kind, detail))
         return applied
 
@@ -143,8 +148,10 @@ class Timeline:
                 mine = self._control.form_targets(b)
                 reached = np.flatnonzero(~self._control.hold_mask[sl])
                 rng = np.random.default_rng([self._scene.scene.seed, b, int(round(time * 1000))])
+                # A walking body's legs are where its steps have taken them.
+                walked = self._control.walked_targets(b, mine)
                 perm = assignment.assign_targets(
-                    positions[sl][reached] - self._control.offsets[b], mine[reached], rng, body.spacing)
+                    positions[sl][reached] - self._control.offsets[b], walked[reached], rng, body.spacing)
                 mine[reached] = mine[reached][perm]
                 self._control.set_body_targets(b, mine)
 
@@ -238,6 +245,7 @@ class Timeline:
         targets[present] = points[perm]
         self._control.set_body_targets(body, targets)
         self._control.forms[body] = form_name
+        self._control.set_legs(body, form.legs(), info.position, self._control.heading(body))
         # Row vectors: (x − position) R is the target in the form's own frame.
         colors = np.asarray(form.color_at((targets - info.position) @ rotation_y(self._control.heading(body))), dtype=np.float32)
         self._control.set_body_form_colors(body, colors)

@@ -298,7 +298,11 @@ class Simulation:
             sl = body.particle_slice
             present, body_mass, dissolved, evaporated = self._accounted_mass(data, sl)
             x = data["x"][sl][present]
-            phase, temperature, bond = data["phase"][sl][present], data["temperature"][sl][present], data["bond"][sl][present]
+            if np.any(self.control.steps[index]):
+                # A walking body holds its form with its legs where its steps have taken them:
+                # its particles are measured against the form with the steps taken back.
+                targets = self.control.form_targets(index)
+                x = x - (self.control.walked_targets(index, targets) - targets)[present]
             sdf = self.form_sdf(index)
             rows.append(
                 {

@@ -76,6 +76,10 @@ class Extrusion(Form):
         parts[on_blade] = len(self.part_names) - 1
         return parts
 
+    def legs(self):
+        """The figure's legs: a blade grows only from an arm."""
+        return self.base.legs()
+
     def bounds(self):
         lo, hi = self.base.bounds()
         tip = self.root + self.length * self.axis

@@ -16,6 +16,7 @@ The primitive distance formulas follow Inigo Quilez, "Distance functions"
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -132,6 +133,27 @@ def parse_color(value, where: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Legs:
+    """Where a form's legs are, in its local frame [m], and how they walk (polyalloy.walk)."""
+
+    hip: np.ndarray
+    """Midpoint of the hip joints."""
+    leg_length: float
+    """Height of the hips over the ankles."""
+    half_width: float
+    """Farthest a leg's metal lies from the centre line x = 0 (the hands hang farther out)."""
+    stride: float
+    """Length of a walking stride, two steps [m]."""
+    lift: float
+    """Height a swinging foot is lifted [m]."""
+
+    def scaled(self, factor: float) -> "Legs":
+        """The same legs on the form scaled uniformly by `factor` about its origin."""
+        return Legs(factor * self.hip, factor * self.leg_length, factor * self.half_width,
+                    factor * self.stride, factor * self.lift)
+
+
 class Form:
     """A shape a body can take, in local coordinates [m] (y up, origin at the bottom-face centre
     of the bounding box), with a colour per named part.
@@ -175,6 +197,10 @@ class Form:
     def part_of(self, p: np.ndarray) -> np.ndarray:
         """Index into ``part_names`` of the part nearest each local point ``p`` (N, 3) [m]; (N,) int64."""
         return np.zeros(len(as_points(p)), dtype=np.int64)
+
+    def legs(self) -> Legs | None:
+        """The form's legs, if it walks on any (None: a move glides it)."""
+        return None
 
     def color_at(self, p: np.ndarray) -> np.ndarray:
         """Colour at local points ``p`` (N, 3) [m]: float32 RGB in [0, 1], shape (N, 3)."""
@@ -497,3 +523,7 @@ class Scaled(Form):
 
     def part_of(self, p):
         return self.base.part_of(as_points(p) / self.factor)
+
+    def legs(self):
+        legs = self.base.legs()
+        return None if legs is None else legs.scaled(self.factor)

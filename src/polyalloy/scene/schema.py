@@ -788,6 +788,13 @@ class MoveEvent(_EventBase):
     do: Literal["move"]
     to: Vec3 = Field(description="New position of the form's origin [m].")
     over: float = Field(ge=0, description="Time the move takes [s].")
+    walk: bool = Field(
+        False,
+        description="Step along the way on its legs (a form with legs, e.g. humanoid) instead of gliding (true/false).",
+    )
+    stride: float | None = Field(
+        None, gt=0, description="Length of a walking stride, two steps [m]; default the form's own (1.2 m at 1.80 m tall).",
+    )
 
 
 class FlipEvent(_EventBase):

@@ -32,6 +32,7 @@ from .colliders import (
     collider_sdf,
     collider_velocity,
 )
+from .gait import GaitData, gait_shift
 from .options import MODULE_OPTIONS
 from .pools import PoolData, bath_acceleration, pool_at
 
@@ -696,6 +697,31 @@ def will_share(mat: cm.MaterialData, phase: float, temperature: float):
 
 
 @wp.func
+def form_target(p: int, body: int, targets: wp.array(dtype=wp.vec3), body_offset: wp.array(dtype=wp.vec3), gaits: wp.array(dtype=GaitData)):
+    """Where body `body` wills its particle p in its form now [m]: its target moved by the
+    body's pose offset and its walk."""
+    step, step_velocity = gait_shift(gaits[body], targets[p])
+    return targets[p] + body_offset[body] + step
+
+
+@wp.kernel
+def walked_targets(
+    targets: wp.array(dtype=wp.vec3),
+    particle_body: wp.array(dtype=int),
+    gaits: wp.array(dtype=GaitData),
+    walked_out: wp.array(dtype=wp.vec3),
+):
+    """Each particle's form target (base pose) [m] with its body's walk applied."""
+    p = wp.tid()
+    target = targets[p]
+    body = particle_body[p]
+    if body >= 0:
+        step, step_velocity = gait_shift(gaits[body], target)
+        target = target + step
+    walked_out[p] = target
+
+
+@wp.func
 def particle_will(
     p: int,
     body: int,
@@ -716,6 +742,7 @@ def particle_will(
     body_max_acceleration: wp.array(dtype=float),
     body_offset: wp.array(dtype=wp.vec3),
     body_offset_velocity: wp.array(dtype=wp.vec3),
+    gaits: wp.array(dtype=GaitData),
 ):
     """(authority, will [m/s²]) of body `body` on its particle p at x moving at v, in pool `bath`
     (-1: none): the will before the body's net-force limit (will_excess); 0 without authority."""
@@ -728,8 +755,9 @@ def particle_will(
     target = targets[p] + hold_elapsed * target_velocity
     resisted_gravity = wp.vec3(0.0)
     if will_mode[p] != WILL_HOLD:
-        target = targets[p] + body_offset[body]
-        target_velocity = body_offset_velocity[body]
+        step, step_velocity = gait_shift(gaits[body], targets[p])
+        target = targets[p] + body_offset[body] + step
+        target_velocity = body_offset_velocity[body] + step_velocity
         # The will bears the particle's apparent weight: in a bath, gravity less Archimedes'
         # lift (metal lighter than steel is held down, not buoyed up twice).
         resisted_gravity = gravity
@@ -770,6 +798,7 @@ def will_sums(
     body_max_acceleration: wp.array(dtype=float),
     body_offset: wp.array(dtype=wp.vec3),
     body_offset_velocity: wp.array(dtype=wp.vec3),
+    gaits: wp.array(dtype=GaitData),
     body_will_limit: wp.array(dtype=float),
     pools: wp.array(dtype=PoolData),
     time: float,
@@ -789,7 +818,7 @@ def will_sums(
     bath = pool_at(x_in[p], pools, time)
     authority, will = particle_will(
         p, body, x_in[p], v_in[p], material, phase_in[p], temperature_in[p], gravity, bath, pools, targets, will_mode,
-        hold_velocity, hold_elapsed, body_will, body_gain, body_max_acceleration, body_offset, body_offset_velocity,
+        hold_velocity, hold_elapsed, body_will, body_gain, body_max_acceleration, body_offset, body_offset_velocity, gaits,
     )
     if authority > 0.0:
         m = particle_mass[p]
@@ -919,6 +948,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
         body_max_acceleration: wp.array(dtype=float),
         body_offset: wp.array(dtype=wp.vec3),
         body_offset_velocity: wp.array(dtype=wp.vec3),
+        gaits: wp.array(dtype=GaitData),
         will_excess: wp.array(dtype=wp.vec3),
         pools: wp.array(dtype=PoolData),
         time: float,
@@ -950,7 +980,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
             if body >= 0:
                 authority, will = particle_will(
                     p, body, x_in[p], v, material, phase, temperature_in[p], gravity, bath, pools, targets, will_mode,
-                    hold_velocity, hold_elapsed, body_will, body_gain, body_max_acceleration, body_offset, body_offset_velocity,
+                    hold_velocity, hold_elapsed, body_will, body_gain, body_max_acceleration, body_offset, body_offset_velocity, gaits,
                 )
                 if authority > 0.0:
                     v = v + dt * (will - authority * will_excess[body])
@@ -982,6 +1012,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
         targets: wp.array(dtype=wp.vec3),
         will_mode: wp.array(dtype=int),
         body_offset: wp.array(dtype=wp.vec3),
+        gaits: wp.array(dtype=GaitData),
         body_glitch: wp.array(dtype=float),
         # State in:
         x_in: wp.array(dtype=wp.vec3),
@@ -1091,7 +1122,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
                 body = particle_body[p]
                 glitch = body_glitch[body]
                 if glitch > 0.0 and body_will[body] > 0.0 and will_mode[p] == WILL_FORM:
-                    if wp.length(targets[p] + body_offset[body] - x) < glitch * GLITCH_TEAR_REACH:
+                    if wp.length(form_target(p, body, targets, body_offset, gaits) - x) < glitch * GLITCH_TEAR_REACH:
                         touching, v_surface = collider_contact(x, colliders, FROST_REACH / inv_dx)
                         if touching == 1:
                             v = v_surface
@@ -1108,7 +1139,7 @@ def build_transfer_kernels(constitutives: frozenset[int], freezing: bool, willed
                 body = particle_body[p]
                 if will_mode[p] == WILL_FORM and body_will[body] > 0.0:
                     authority = body_will[body] * will_share(material, phase, temperature_in[p])
-                    gap = targets[p] + body_offset[body] - x_next
+                    gap = form_target(p, body, targets, body_offset, gaits) - x_next
                     if authority > 0.0 and wp.length_sq(gap) * inv_dx * inv_dx < SUBCELL_WILL_REACH * SUBCELL_WILL_REACH:
                         x_next = x_next + wp.min(authority * SUBCELL_WILL_RATE * dt, 1.0) * gap
         x_new, v_new = project_out_of_colliders(x_next, v, colliders, domain_lo, domain_hi, dt)

@@ -1,0 +1,71 @@
+"""The walk cycle (polyalloy.walk): where each foot is as a body walks.
+
+A foot that is down must not slide: its displacement from its place in the form falls back at
+exactly the body's speed, so its world velocity is zero (d step / d travelled = −heading).
+A swinging foot is lifted by up to `lift` and the two feet are half a stride apart. The walk
+starts and ends standing (no step at either end).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyalloy.mimicry import Humanoid
+from polyalloy.walk import STANCE, foot_steps
+
+HEADING = np.array([0.6, 0.0, 0.8])
+STRIDE, LIFT, DISTANCE = 1.2, 0.12, 6.0
+
+
+def test_a_foot_that_is_down_stays_where_it_was_set_and_a_lifted_one_swings_forward():
+    down_rates, lifts = [], []
+    for travelled in np.linspace(STRIDE, DISTANCE - STRIDE, 601):
+        steps, rates = foot_steps(travelled, DISTANCE, HEADING, STRIDE, LIFT)
+        for leg in range(2):
+            if steps[leg, 1] == 0.0:
+                down_rates.append(rates[leg])
+            else:
+                lifts.append(steps[leg, 1])
+                # Swinging: the foot moves forward faster than the body (world velocity > 0).
+                assert rates[leg] @ HEADING > -1.0
+    # Down, the step falls back at the body's pace: world velocity heading + rate = 0.
+    np.testing.assert_allclose(np.array(down_rates), np.tile(-HEADING, (len(down_rates), 1)), atol=1e-6)
+    # Each foot is down STANCE of the time and lifted the rest, up to LIFT.
+    assert len(down_rates) / (len(down_rates) + len(lifts)) == pytest.approx(STANCE, abs=0.01)
+    assert max(lifts) == pytest.approx(LIFT, rel=1e-3)
+
+
+def test_the_steps_rates_are_their_derivatives():
+    h = 1.0e-6
+    # Sampled off the kinks where a foot is set down or lifted (phases 0 and STANCE).
+    for travelled in np.linspace(0.0137, DISTANCE - 0.0137, 96):
+        ahead, behind = foot_steps(travelled + h, DISTANCE, HEADING, STRIDE, LIFT)[0], foot_steps(travelled - h, DISTANCE, HEADING, STRIDE, LIFT)[0]
+        np.testing.assert_allclose(foot_steps(travelled, DISTANCE, HEADING, STRIDE, LIFT)[1], (ahead - behind) / (2 * h), atol=1e-5)
+
+
+def test_the_feet_are_half_a_stride_apart_and_the_walk_starts_and_ends_standing():
+    np.testing.assert_allclose(foot_steps(0.0, DISTANCE, HEADING, STRIDE, LIFT)[0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(foot_steps(DISTANCE, DISTANCE, HEADING, STRIDE, LIFT)[0], 0.0, atol=1e-12)
+    at = 2.0
+    left = foot_steps(at, DISTANCE, HEADING, STRIDE, LIFT)[0][0]
+    right = foot_steps(at + 0.5 * STRIDE, DISTANCE, HEADING, STRIDE, LIFT)[0][1]
+    np.testing.assert_allclose(left, right, atol=1e-12)
+    # Both feet are down together only at the change of foot: 2 × (STANCE − 0.5) of the stride.
+    both = [np.all(foot_steps(s, DISTANCE, HEADING, STRIDE, LIFT)[0][:, 1] == 0.0)
+            for s in np.linspace(STRIDE, 2 * STRIDE, 1000, endpoint=False)]
+    assert np.mean(both) == pytest.approx(2 * (STANCE - 0.5), abs=0.01)
+
+
+def test_a_humanoid_walks_on_its_legs_and_not_its_hands():
+    man = Humanoid("man", 1.8)
+    legs = man.legs()
+    assert legs.hip[1] == pytest.approx(0.93) and legs.leg_length == pytest.approx(0.83)
+    # Every point of the thighs, shins and feet lies within the legs' half width of the centre
+    # line, and every point of the hands outside it (they hang below the hips in the A-pose).
+    points = np.random.default_rng(3).uniform([-0.6, 0.0, -0.3], [0.6, 1.0, 0.3], size=(200_000, 3))
+    points = points[man.sdf(points) < 0.0]
+    parts = np.array(man.part_names)[man.part_of(points)]
+    leg = np.isin(parts, ["thigh_l", "thigh_r", "shin_l", "shin_r", "foot_l", "foot_r"])
+    hand = np.isin(parts, ["hand_l", "hand_r", "index_l", "index_r"])
+    assert np.abs(points[leg, 0]).max() < legs.half_width < np.abs(points[hand, 0]).min()
