@@ -249,4 +249,7 @@ class Timeline:
         # Row vectors: (x − position) R is the target in the form's own frame.
         colors = np.asarray(form.color_at((targets - info.position) @ rotation_y(self._control.heading(body))), dtype=np.float32)
         self._control.set_body_form_colors(body, colors)
+        for state in states:
+            # What the old form's contacts imprinted is the new form's to will away at once.
+            state.imprint[sl.start:sl.stop].zero_()
         return f"form {form_name!r}: {sampled} points sampled for {count} particles"

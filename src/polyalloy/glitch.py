@@ -4,10 +4,20 @@ body's contact colours become involuntary.
 While a body's `glitch` level g (0–1, set by a `glitch` event) is above zero, every frame its
 particles within a cell of any collider move toward that surface's colour, and so, fading
 with distance d from the nearest touching particle, do their neighbours: each toward its form
-colour mixed with the contact's by g·exp(−d / IMPRINT_LENGTH), at IMPRINT_RATE. A hand on a
-striped railing is striped to about the elbow (000). The will restores
-the form's colours at a rate scaled by (1 − g) (Simulation's colour relaxation), so at high g
-an imprint persists for seconds; the relaxation also adds surface static of amplitude ∝ g.
+colour mixed with the contact's by g·exp(−d / IMPRINT_LENGTH), at IMPRINT_RATE, wherever that
+takes it farther from its form's colour (a contact only adds colour; the will takes it away).
+A hand on a striped railing is striped to about the elbow (000).
+
+How long the colour stays depends on how long the contact lasted. Each particle's imprint (a
+State field) is how long the contact that last pressed it lasted, up to IMPRINT_SET_TIME; a
+particle near a contact takes its contact's if deeper; a new contact starts it again. Where the
+body is pressed to the surface (within a cell of what touches it) its will cannot restore the
+colour at all. Off the surface, a touch held no longer than IMPRINT_SHALLOW_TIME (a step: 0.7 s
+at 1 m/s) is restored at the will's full rate, so the tiles fade from a foot as it is lifted and
+return as it is set down; a touch held IMPRINT_SET_TIME or longer (a hand dragged along a
+railing, feet planted while he stands) has sunk in, and the glitching will takes it back only
+at (1 − g)² of that rate: the hand stays striped for seconds, until the glitch eases
+(Simulation's colour relaxation, kernels.relax_colors, which also adds surface static ∝ g).
 """
 
 from __future__ import annotations
@@ -29,6 +39,15 @@ elbow (~0.3 m, three lengths) from a hand on a railing."""
 IMPRINT_RATE = 10.0
 """Rate at which a glitching body takes the colours it touches [1/s]."""
 
+IMPRINT_SHALLOW_TIME = 0.9
+"""Contact time [s] up to which a contact's colour stays on the surface of the metal: the
+will restores it at its full rate once the contact ends. A walking step at 1 m/s is down for
+0.72 s (walk.STANCE of a 1.2 m stride), and the melding holds it to 0.8 s (glitch scene, draft)."""
+
+IMPRINT_SET_TIME = 1.2
+"""Contact time [s] from which a contact's colour has sunk in: a glitching will restores it
+only at (1 − g)² of its rate. A hand dragged along a railing in passing touches it 1.2–1.5 s."""
+
 
 class Glitch:
     """Paints involuntary contact colours onto glitching bodies once per frame."""
@@ -40,11 +59,14 @@ class Glitch:
         self._contact_color = wp.zeros(model.particle_count, dtype=wp.vec3, device=device)
 
     def imprint(self, state: State, control: Control, frame_dt: float) -> None:
-        """Move the colours of every glitching body (in `state`) over a frame of `frame_dt` [s]
-        toward its contact colours: its form's colour mixed with the nearest contact's by
-        g·exp(−d / IMPRINT_LENGTH)."""
+        """Over a frame of `frame_dt` [s], paint every glitching body's contact colours (in
+        `state`) onto it: its form's colour mixed with the nearest contact's by
+        g·exp(−d / IMPRINT_LENGTH), where it touches or that is farther from the form's colour
+        than it is; time the contacts of the patches pressed to a surface, and give their
+        neighbours their nearest contact's imprint where deeper."""
         glitching = [b for b in range(len(self._model.bodies)) if control.glitch[b] > 0.0]
         if not glitching or not self._model.colliders:
+            state.pressed.zero_()
             return
         wp.launch(
             kernels.contact_colors, dim=self._model.particle_count,
@@ -52,9 +74,13 @@ class Glitch:
             device=self._model.device,
         )
         touching = self._touching.numpy().astype(bool)
+        was_pressed = state.pressed.numpy().astype(bool)
+        pressed = np.zeros(len(touching), dtype=bool)
+        dx = self._model.grid.dx
         contact_color = self._contact_color.numpy()
         x = state.x.numpy()
         colors = state.color.numpy()
+        imprint = state.imprint.numpy()
         form_colors = control.form_colors.numpy()
         take = 1.0 - np.exp(-IMPRINT_RATE * frame_dt)
         for b in glitching:
@@ -64,10 +90,20 @@ class Glitch:
                 continue
             distance, nearest = cKDTree(x[contacts]).query(x[sl], distance_upper_bound=5.0 * IMPRINT_LENGTH)
             near = np.isfinite(distance)
+            nearest = contacts[np.minimum(nearest, len(contacts) - 1)]
+            # The patch pressed to the surface, not each particle that touches it this frame
+            # (they come and go as the metal flows), keeps the time of the contact.
+            pressed[sl] = distance < dx
+            imprint[sl][pressed[sl] & ~was_pressed[sl]] = 0.0
+            imprint[sl][pressed[sl]] = np.minimum(imprint[sl][pressed[sl]] + frame_dt, IMPRINT_SET_TIME)
             weight = np.zeros(len(distance))
             weight[near] = control.glitch[b] * np.exp(-distance[near] / IMPRINT_LENGTH)
-            imprint = contact_color[contacts[np.minimum(nearest, len(contacts) - 1)]]
-            target = form_colors[sl] + weight[:, None] * (imprint - form_colors[sl])
-            touched = weight > 0.01
-            colors[sl][touched] += take * (target[touched] - colors[sl][touched])
+            target = form_colors[sl] + weight[:, None] * (contact_color[nearest] - form_colors[sl])
+            # What touches takes the surface's colour whatever it wore; its neighbours only gain.
+            painted = touching[sl] | (weight > 0.01) & (
+                np.abs(target - form_colors[sl]).sum(axis=1) >= np.abs(colors[sl] - form_colors[sl]).sum(axis=1))
+            colors[sl][painted] += take * (target[painted] - colors[sl][painted])
+            imprint[sl][painted] = np.maximum(imprint[sl][painted], imprint[nearest[painted]])
         state.color.assign(colors)
+        state.imprint.assign(imprint)
+        state.pressed.assign(pressed.astype(np.int32))

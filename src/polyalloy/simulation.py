@@ -27,7 +27,7 @@ from .state import DISSOLVED, PENDING, PRESENT, State
 from .touch import TouchSampler
 from .reach import WillReach
 from .reform import Reforming
-from .glitch import Glitch
+from .glitch import IMPRINT_SET_TIME, IMPRINT_SHALLOW_TIME, Glitch
 
 
 @dataclass
@@ -48,9 +48,9 @@ CAMOUFLAGE_DEPTH = 0.1
 """While camouflaging, particles within this distance of the surface take its colours [m]."""
 
 
-STATIC = 0.02
-"""Surface static of a fully glitching body: each colour channel jumps by up to this much per
-frame (the slow colour recovery of a glitching body lets it build to about ±0.05)."""
+STATIC = 0.035
+"""Surface static of a fully glitching body: the standard deviation of each colour channel's
+jitter (kernels.relax_colors; × the glitch level)."""
 
 
 class Simulation:
@@ -217,12 +217,15 @@ class Simulation:
         wp.launch(
             kernels.relax_colors, dim=self.model.particle_count,
             inputs=[self.state.x, self.model.particle_body_device, self.control.form_colors, self.control.body_authority,
-                    self.control.body_camouflage, self.control.body_glitch, self.control.colliders, CAMOUFLAGE_DEPTH,
-                    COLOR_RATE, STATIC, self.scene.scene.seed * 1_000_003 + self.frame, self.frame_dt, self.state.color],
+                    self.control.body_camouflage, self.control.body_glitch, self.control.colliders, self.state.pressed,
+                    self.state.imprint, CAMOUFLAGE_DEPTH, COLOR_RATE, IMPRINT_SHALLOW_TIME, IMPRINT_SET_TIME, STATIC,
+                    self.scene.scene.seed * 1_000_003 + self.frame, self.frame_dt, self.state.color],
             device=self.device,
         )
         self.glitch.imprint(self.state, self.control, self.frame_dt)
         wp.copy(self._states[1].color, self.state.color)
+        wp.copy(self._states[1].imprint, self.state.imprint)
+        wp.copy(self._states[1].pressed, self.state.pressed)
 
     def _collider_speed(self) -> float:
         """Fastest point of any moving collider [m/s] over the coming frame (for the CFL bound)."""

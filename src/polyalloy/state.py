@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import warp as wp
 
-STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color", "boiled", "status", "bond", "shock", "airborne")
+STATE_FIELDS = ("x", "v", "C", "F", "temperature", "phase", "color", "imprint", "pressed", "boiled", "status", "bond", "shock", "airborne")
 """Names of the per-particle arrays a State holds (and a checkpoint stores)."""
 
 PRESENT = wp.constant(0)
@@ -47,6 +47,14 @@ class State:
         """Liquid fraction [-] (0 frozen … 1 liquid), shape (particle_count,)."""
         self.color = wp.zeros(particle_count, dtype=wp.vec3, device=device)
         """Particle colours, linear RGB in [0, 1], shape (particle_count,)."""
+        self.imprint = wp.zeros(particle_count, dtype=float, device=device)
+        """How deep a glitching body's contact colour has sunk into each particle: how long the
+        contact that last pressed it (or its nearest contact) lasted [s], up to
+        polyalloy.glitch.IMPRINT_SET_TIME; a new contact starts it again, a new form clears it;
+        shape (particle_count,)."""
+        self.pressed = wp.zeros(particle_count, dtype=int, device=device)
+        """1 where a glitching body's particle was pressed to a surface at the last frame's end
+        (polyalloy.glitch), else 0; shape (particle_count,)."""
         self.boiled = wp.zeros(particle_count, dtype=float, device=device)
         """Fraction of each particle's mass boiled off [-] (0 … 1), shape (particle_count,)."""
         self.bond = wp.zeros(particle_count, dtype=float, device=device)
@@ -71,6 +79,10 @@ class State:
         """Overwrite the state from host arrays keyed by STATE_FIELDS (e.g. from a checkpoint)."""
         for name in STATE_FIELDS:
             array = getattr(self, name)
+            if name in ("imprint", "pressed") and name not in arrays:
+                # A checkpoint written before imprints had depth: none has sunk in.
+                array.zero_()
+                continue
             array.assign(np.ascontiguousarray(arrays[name], dtype=np.int32 if array.dtype == wp.int32 else np.float32))
 
     def copy_from(self, other: "State") -> None:

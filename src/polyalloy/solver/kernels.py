@@ -486,18 +486,26 @@ def relax_colors(
     body_camouflage: wp.array(dtype=int),
     body_glitch: wp.array(dtype=float),
     colliders: wp.array(dtype=ColliderData),
+    pressed: wp.array(dtype=int),
+    imprint: wp.array(dtype=float),
     camouflage_depth: float,
     rate: float,
-    static_amplitude: float,
+    imprint_shallow: float,
+    imprint_set: float,
+    static_deviation: float,
     seed: int,
     dt: float,
     colors_inout: wp.array(dtype=wp.vec3),
 ):
-    """A willed body's colours move toward their targets at `rate`·authority·(1 − glitch)
-    [1/s] over dt [s]: its form's colours, or, while it camouflages on collider
-    body_camouflage[b], the colour of that surface under every particle within
-    `camouflage_depth` [m] of it. A glitching body also shows surface static: each frame
-    every channel jumps by up to ± `static_amplitude`·glitch (random for `seed`)."""
+    """A willed body's colours move toward their targets over dt [s]: its form's colours, or,
+    while it camouflages on collider body_camouflage[b], the colour of that surface under every
+    particle within `camouflage_depth` [m] of it. The rate is `rate`·authority [1/s] where a
+    contact's colour has not sunk in (imprint ≤ `imprint_shallow` [s]); where it has
+    (imprint ≥ `imprint_set` [s], smoothly between) a glitch g slows it by (1 − g)²: the
+    glitching will has lost its hold there. A glitching body's particles pressed to a surface
+    are not restored at all. A glitching body also shows surface static, the will's own noise: an
+    Ornstein–Uhlenbeck jitter per channel relaxing at the colour's rate, its standard deviation
+    `static_deviation`·g wherever the will acts (random for `seed`)."""
     p = wp.tid()
     body = particle_body[p]
     if body < 0:
@@ -506,17 +514,23 @@ def relax_colors(
     if authority <= 0.0:
         return
     glitch = body_glitch[body]
+    if glitch > 0.0 and pressed[p] == 1:
+        return
     target = form_colors[p]
     surface = body_camouflage[body]
     if surface >= 0:
         if collider_sdf(colliders[surface], x_in[p]) < camouflage_depth:
             target = collider_color(colliders[surface], x_in[p])
-    keep = wp.exp(-rate * authority * (1.0 - glitch) * dt)
+    depth = wp.smoothstep(imprint_shallow, imprint_set, imprint[p])
+    held = 1.0 - (1.0 - glitch) * (1.0 - glitch)
+    keep = wp.exp(-rate * authority * (1.0 - depth * held) * dt)
     color = keep * colors_inout[p] + (1.0 - keep) * target
     if glitch > 0.0:
+        # Uniform noise of unit variance, scaled so the jitter's stationary deviation is the
+        # same whatever the rate: x ← keep·x + σ·sqrt(1 − keep²)·ξ.
         state = wp.rand_init(seed, p)
         noise = wp.vec3(wp.randf(state) - 0.5, wp.randf(state) - 0.5, wp.randf(state) - 0.5)
-        color = color + (2.0 * static_amplitude * glitch) * noise
+        color = color + (wp.sqrt(12.0 * (1.0 - keep * keep)) * static_deviation * glitch) * noise
         color = wp.vec3(wp.clamp(color[0], 0.0, 1.0), wp.clamp(color[1], 0.0, 1.0), wp.clamp(color[2], 0.0, 1.0))
     colors_inout[p] = color
 
