@@ -63,7 +63,7 @@ def test_the_glitching_man_steps_with_the_tiles_on_his_feet_only_while_down_and_
         assert len(down) >= 6 and np.median(down) < 0.2, (foot, down)
 
     # The tiles' colours while a foot is down; lifted 6 cm or more (the middle of its swing,
-    # 0.05–0.45 s after it left the floor, restored at 6/s since: 7–74 % left, ~30 % on
+    # 0.05–0.45 s after it left the floor, going at 10/s since: 1–60 % left, ~20 % on
     # average) they are mostly gone. From the second step on: the first foot to lift stood 1.05 s
     # (0.3 s before he set off, then its stance), long enough to begin to sink in.
     steps = [r for r in rows if 1.6 <= r["time"] <= 2.6]

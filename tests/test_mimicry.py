@@ -310,9 +310,10 @@ def test_a_glitching_body_takes_contact_colours_fading_with_distance_and_a_long_
 
 def test_a_brief_touch_fades_as_soon_as_the_contact_ends():
     # T5: "Fades as the foot is lifted" (000). A touch no longer than IMPRINT_SHALLOW_TIME
-    # (0.9 s; a step is down 0.72 s at 1 m/s) stays on the surface of the metal: the will
-    # restores it at its full rate, 6/s, even at glitch 0.8, so 0.5 s after the contact
-    # e^(-3) = 5 % of what it took beyond the static is left (we require ≤ 15 %).
+    # (0.9 s; a step is down 0.72 s at 1 m/s) stays on the surface of the metal and goes as
+    # fast as it came, at IMPRINT_RATE (10/s), even at glitch 0.8: 0.5 s after the contact
+    # e^(-5) = 0.7 % of what it took beyond the static is left (we require ≤ 15 %; at the
+    # will's 6/s × (1 − 0.8) it would be 55 %).
     near, far, static, later, sim = _touch_and_leave(0.6, 0.8)
     assert near > 3.0 * far, f"near {near:.3f}, far {far:.3f}"
     assert later[0] - static <= 0.15 * (near - static), f"{later} left of {near:.3f} (static {static:.3f})"

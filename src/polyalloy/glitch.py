@@ -13,11 +13,12 @@ State field) is how long the contact that last pressed it lasted, up to IMPRINT_
 particle near a contact takes its contact's if deeper; a new contact starts it again. Where the
 body is pressed to the surface (within a cell of what touches it) its will cannot restore the
 colour at all. Off the surface, a touch held no longer than IMPRINT_SHALLOW_TIME (a step: 0.7 s
-at 1 m/s) is restored at the will's full rate, so the tiles fade from a foot as it is lifted and
-return as it is set down; a touch held IMPRINT_SET_TIME or longer (a hand dragged along a
-railing, feet planted while he stands) has sunk in, and the glitching will takes it back only
-at (1 − g)² of that rate: the hand stays striped for seconds, until the glitch eases
-(Simulation's colour relaxation, kernels.relax_colors, which also adds surface static ∝ g).
+at 1 m/s) goes as fast as it came, at IMPRINT_RATE × authority, so the tiles fade from a foot
+as it is lifted and return as it is set down; a touch held IMPRINT_SET_TIME or longer (a hand
+dragged along a railing, feet planted while he stands) has sunk in, and the glitching will
+takes it back only at (1 − g)² of its colour rate (6/s): the hand stays striped for seconds,
+until the glitch eases (Simulation's colour relaxation, kernels.relax_colors, which also adds
+surface static ∝ g).
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ elbow (~0.3 m, three lengths) from a hand on a railing."""
 
 
 IMPRINT_RATE = 10.0
-"""Rate at which a glitching body takes the colours it touches [1/s]."""
+"""Rate at which a glitching body takes the colours it touches, and loses those that have not
+sunk in once it stops touching [1/s]."""
 
 IMPRINT_SHALLOW_TIME = 0.9
-"""Contact time [s] up to which a contact's colour stays on the surface of the metal: the
-will restores it at its full rate once the contact ends. A walking step at 1 m/s is down for
-0.72 s (walk.STANCE of a 1.2 m stride), and the melding holds it to 0.8 s (glitch scene, draft)."""
+"""Contact time [s] up to which a contact's colour stays on the surface of the metal: it goes
+at IMPRINT_RATE once the contact ends. A walking step at 1 m/s is down for 0.72 s (walk.STANCE
+of a 1.2 m stride), and the melding holds it to 0.8 s (glitch scene, draft)."""
 
 IMPRINT_SET_TIME = 1.2
 """Contact time [s] from which a contact's colour has sunk in: a glitching will restores it

@@ -27,7 +27,7 @@ from .state import DISSOLVED, PENDING, PRESENT, State
 from .touch import TouchSampler
 from .reach import WillReach
 from .reform import Reforming
-from .glitch import IMPRINT_SET_TIME, IMPRINT_SHALLOW_TIME, Glitch
+from .glitch import IMPRINT_RATE, IMPRINT_SET_TIME, IMPRINT_SHALLOW_TIME, Glitch
 
 
 @dataclass
@@ -218,7 +218,7 @@ class Simulation:
             kernels.relax_colors, dim=self.model.particle_count,
             inputs=[self.state.x, self.model.particle_body_device, self.control.form_colors, self.control.body_authority,
                     self.control.body_camouflage, self.control.body_glitch, self.control.colliders, self.state.pressed,
-                    self.state.imprint, CAMOUFLAGE_DEPTH, COLOR_RATE, IMPRINT_SHALLOW_TIME, IMPRINT_SET_TIME, STATIC,
+                    self.state.imprint, CAMOUFLAGE_DEPTH, COLOR_RATE, IMPRINT_RATE, IMPRINT_SHALLOW_TIME, IMPRINT_SET_TIME, STATIC,
                     self.scene.scene.seed * 1_000_003 + self.frame, self.frame_dt, self.state.color],
             device=self.device,
         )

@@ -490,6 +490,7 @@ def relax_colors(
     imprint: wp.array(dtype=float),
     camouflage_depth: float,
     rate: float,
+    imprint_rate: float,
     imprint_shallow: float,
     imprint_set: float,
     static_deviation: float,
@@ -499,10 +500,10 @@ def relax_colors(
 ):
     """A willed body's colours move toward their targets over dt [s]: its form's colours, or,
     while it camouflages on collider body_camouflage[b], the colour of that surface under every
-    particle within `camouflage_depth` [m] of it. The rate is `rate`·authority [1/s] where a
-    contact's colour has not sunk in (imprint ≤ `imprint_shallow` [s]); where it has
-    (imprint ≥ `imprint_set` [s], smoothly between) a glitch g slows it by (1 − g)²: the
-    glitching will has lost its hold there. A glitching body's particles pressed to a surface
+    particle within `camouflage_depth` [m] of it, at `rate`·authority [1/s]. A glitching body's
+    contact colours that have not sunk in (imprint ≤ `imprint_shallow` [s]) go as fast as they
+    came, at `imprint_rate`·authority; where they have (imprint ≥ `imprint_set` [s], smoothly
+    between) its will restores them at `rate`·authority·(1 − g)²: it has lost its hold there. A glitching body's particles pressed to a surface
     are not restored at all. A glitching body also shows surface static, the will's own noise: an
     Ornstein–Uhlenbeck jitter per channel relaxing at the colour's rate, its standard deviation
     `static_deviation`·g wherever the will acts (random for `seed`)."""
@@ -521,9 +522,11 @@ def relax_colors(
     if surface >= 0:
         if collider_sdf(colliders[surface], x_in[p]) < camouflage_depth:
             target = collider_color(colliders[surface], x_in[p])
+    shallow_rate = rate
+    if glitch > 0.0:
+        shallow_rate = imprint_rate
     depth = wp.smoothstep(imprint_shallow, imprint_set, imprint[p])
-    held = 1.0 - (1.0 - glitch) * (1.0 - glitch)
-    keep = wp.exp(-rate * authority * (1.0 - depth * held) * dt)
+    keep = wp.exp(-authority * ((1.0 - depth) * shallow_rate + depth * rate * (1.0 - glitch) * (1.0 - glitch)) * dt)
     color = keep * colors_inout[p] + (1.0 - keep) * target
     if glitch > 0.0:
         # Uniform noise of unit variance, scaled so the jitter's stationary deviation is the
