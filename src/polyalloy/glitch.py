@@ -10,9 +10,9 @@ A hand on a striped railing is striped to about the elbow (000).
 
 How long the colour stays depends on how long the contact lasted. Each particle's imprint (a
 State field) is how long the contact that last pressed it lasted, up to IMPRINT_SET_TIME; a
-particle near a contact takes its contact's if deeper; a new contact starts it again. Where the
-body is pressed to the surface (within a cell of what touches it) its will cannot restore the
-colour at all. Off the surface, a touch held no longer than IMPRINT_SHALLOW_TIME (a step: 0.7 s
+particle near a contact takes its contact's if deeper; a patch newly pressed (a foot set down)
+starts it again. Where the body is pressed to the surface (within a cell of what touches it)
+its will cannot restore the colour at all. Off the surface, a touch held no longer than IMPRINT_SHALLOW_TIME (a step: 0.7 s
 at 1 m/s) goes as fast as it came, at IMPRINT_RATE × authority, so the tiles fade from a foot
 as it is lifted and return as it is set down; a touch held IMPRINT_SET_TIME or longer (a hand
 dragged along a railing, feet planted while he stands) has sunk in, and the glitching will
@@ -64,8 +64,8 @@ class Glitch:
         """Over a frame of `frame_dt` [s], paint every glitching body's contact colours (in
         `state`) onto it: its form's colour mixed with the nearest contact's by
         g·exp(−d / IMPRINT_LENGTH), where it touches or that is farther from the form's colour
-        than it is; time the contacts of the patches pressed to a surface, and give their
-        neighbours their nearest contact's imprint where deeper."""
+        than it is; time the contacts of the patches pressed to a surface, and give every
+        particle it tints its nearest contact's imprint where deeper."""
         glitching = [b for b in range(len(self._model.bodies)) if control.glitch[b] > 0.0]
         if not glitching or not self._model.colliders:
             state.pressed.zero_()
@@ -94,9 +94,17 @@ class Glitch:
             near = np.isfinite(distance)
             nearest = contacts[np.minimum(nearest, len(contacts) - 1)]
             # The patch pressed to the surface, not each particle that touches it this frame
-            # (they come and go as the metal flows), keeps the time of the contact.
+            # (they come and go as the metal flows), keeps the time of the contact: a particle
+            # joining a patch takes the time of the pressed particle nearest it, within a cell;
+            # a patch newly pressed (a foot set down) starts from none.
             pressed[sl] = distance < dx
-            imprint[sl][pressed[sl] & ~was_pressed[sl]] = 0.0
+            joining = np.flatnonzero(pressed[sl] & ~was_pressed[sl]) + sl.start
+            held = np.flatnonzero(was_pressed[sl]) + sl.start
+            imprint[joining] = 0.0
+            if len(joining) and len(held):
+                gap, which = cKDTree(x[held]).query(x[joining], distance_upper_bound=dx)
+                joined = np.isfinite(gap)
+                imprint[joining[joined]] = imprint[held[which[joined]]]
             imprint[sl][pressed[sl]] = np.minimum(imprint[sl][pressed[sl]] + frame_dt, IMPRINT_SET_TIME)
             weight = np.zeros(len(distance))
             weight[near] = control.glitch[b] * np.exp(-distance[near] / IMPRINT_LENGTH)
@@ -105,7 +113,8 @@ class Glitch:
             painted = touching[sl] | (weight > 0.01) & (
                 np.abs(target - form_colors[sl]).sum(axis=1) >= np.abs(colors[sl] - form_colors[sl]).sum(axis=1))
             colors[sl][painted] += take * (target[painted] - colors[sl][painted])
-            imprint[sl][painted] = np.maximum(imprint[sl][painted], imprint[nearest[painted]])
+            tinted = weight > 0.01
+            imprint[sl][tinted] = np.maximum(imprint[sl][tinted], imprint[nearest[tinted]])
         state.color.assign(colors)
         state.imprint.assign(imprint)
         state.pressed.assign(pressed.astype(np.int32))

@@ -50,8 +50,8 @@ class State:
         self.imprint = wp.zeros(particle_count, dtype=float, device=device)
         """How deep a glitching body's contact colour has sunk into each particle: how long the
         contact that last pressed it (or its nearest contact) lasted [s], up to
-        polyalloy.glitch.IMPRINT_SET_TIME; a new contact starts it again, a new form clears it;
-        shape (particle_count,)."""
+        polyalloy.glitch.IMPRINT_SET_TIME; a patch newly pressed starts it again, a new form
+        clears it; shape (particle_count,)."""
         self.pressed = wp.zeros(particle_count, dtype=int, device=device)
         """1 where a glitching body's particle was pressed to a surface at the last frame's end
         (polyalloy.glitch), else 0; shape (particle_count,)."""
