@@ -280,8 +280,9 @@ def _touch_and_leave(held: float, level: float) -> tuple[float, float, float, li
     x = sim.state.x.numpy()
     near, far = x[:, 0] > 0.06, x[:, 0] < -0.06
     at_contact_near, at_contact_far = deviation(near), deviation(far)
-    while sim.state.pressed.numpy().any():
+    while sim.state.pressed.numpy().any() and sim.time < held + 1.0:
         sim.step_frame()
+    assert not sim.state.pressed.numpy().any(), "the ball never left the box"
     left = sim.time
     later = []
     for after in (0.5, 1.0, 2.0):

@@ -56,13 +56,14 @@ class PoseMove:
         body at `offset` [m] moving at `rate` [m/s]; zero for a glide."""
         path = self.destination - self.origin
         heading = np.array([path[0], 0.0, path[2]])
-        distance = float(np.linalg.norm(path))
-        if self.stride <= 0.0 or np.linalg.norm(heading) < 1.0e-9:
+        distance = float(np.linalg.norm(heading))
+        if self.stride <= 0.0 or distance < 1.0e-9:
             return np.zeros((2, 3)), np.zeros((2, 3))
-        heading /= np.linalg.norm(heading)
-        travelled = min(float(np.linalg.norm(offset - self.origin)), distance)
+        heading /= distance
+        # The feet step over the ground: the walk's clock is the distance covered along it.
+        travelled = float(np.clip((offset - self.origin) @ heading, 0.0, distance))
         steps, rates = foot_steps(travelled, distance, heading, self.stride, self.lift)
-        return steps, rates * float(np.linalg.norm(rate))
+        return steps, rates * float(rate @ heading)
 
 
 REFORM_NONE, REFORM_SHATTERED, REFORM_GATHER, REFORM_RISE = 0, 1, 2, 3
@@ -412,6 +413,10 @@ class Control:
         self._moves[body] = PoseMove(
             start, start + duration, self.offsets[body].copy(), np.asarray(destination_offset, dtype=float),
             stride=float(stride or own_stride) if walks else 0.0, lift=float(lift) if walks else 0.0)
+        if self.steps[body].any():
+            # A new move starts from the form's stance: the feet of a walk it cuts short are set down.
+            self.steps[body] = 0.0
+            self._upload_gaits()
         return bool(walks)
 
     def set_legs(self, body: int, legs: Legs | None, position: np.ndarray, heading: float) -> None:
@@ -491,9 +496,11 @@ class Control:
         self.body_camouflage.assign(self.camouflage)
         self._upload_authority()
         self._upload_will_limit()
-        # The moves' lags are restored as they were at `time`.
+        # The moves' lags are restored as they were at `time`, and their feet's steps with them.
         self.time = time
+        self.steps[:] = 0.0
         self.set_time(time)
+        self._upload_gaits()
 
     def set_time(self, time: float) -> None:
         """Move kinematic colliders and moving forms to their pose at `time` [s]. A move advances

@@ -9,9 +9,9 @@ takes it farther from its form's colour (a contact only adds colour; the will ta
 A hand on a striped railing is striped to about the elbow (000).
 
 How long the colour stays depends on how long the contact lasted. Each particle's imprint (a
-State field) is how long the contact that last pressed it lasted, up to IMPRINT_SET_TIME; a
-particle near a contact takes its contact's if deeper; a patch newly pressed (a foot set down)
-starts it again. Where the body is pressed to the surface (within a cell of what touches it)
+State field) is how long the contact that last pressed it lasted, up to IMPRINT_SET_TIME, or the
+deepest imprint of a contact that has tinted it since, if deeper; a patch newly pressed (a foot
+set down) starts it again, a new form or the end of the glitch clears it. Where the body is pressed to the surface (within a cell of what touches it)
 its will cannot restore the colour at all. Off the surface, a touch held no longer than IMPRINT_SHALLOW_TIME (a step: 0.7 s
 at 1 m/s) goes as fast as it came, at IMPRINT_RATE × authority, so the tiles fade from a foot
 as it is lifted and return as it is set down; a touch held IMPRINT_SET_TIME or longer (a hand
@@ -68,7 +68,9 @@ class Glitch:
         particle it tints its nearest contact's imprint where deeper."""
         glitching = [b for b in range(len(self._model.bodies)) if control.glitch[b] > 0.0]
         if not glitching or not self._model.colliders:
+            # Without a glitch nothing is pressed in, and what was has gone with it.
             state.pressed.zero_()
+            state.imprint.zero_()
             return
         wp.launch(
             kernels.contact_colors, dim=self._model.particle_count,
@@ -85,6 +87,9 @@ class Glitch:
         imprint = state.imprint.numpy()
         form_colors = control.form_colors.numpy()
         take = 1.0 - np.exp(-IMPRINT_RATE * frame_dt)
+        for b, body in enumerate(self._model.bodies):
+            if b not in glitching:
+                imprint[body.particle_slice] = 0.0
         for b in glitching:
             sl = self._model.bodies[b].particle_slice
             contacts = np.flatnonzero(touching[sl]) + sl.start

@@ -48,10 +48,10 @@ class State:
         self.color = wp.zeros(particle_count, dtype=wp.vec3, device=device)
         """Particle colours, linear RGB in [0, 1], shape (particle_count,)."""
         self.imprint = wp.zeros(particle_count, dtype=float, device=device)
-        """How deep a glitching body's contact colour has sunk into each particle: how long the
-        contact that last pressed it (or its nearest contact) lasted [s], up to
-        polyalloy.glitch.IMPRINT_SET_TIME; a patch newly pressed starts it again, a new form
-        clears it; shape (particle_count,)."""
+        """How deep a glitching body's contact colour has sunk into each particle [s]: how long
+        the contact that last pressed it lasted, or the deepest of a contact that has tinted it
+        since, up to polyalloy.glitch.IMPRINT_SET_TIME; a patch newly pressed starts it again, a
+        new form or the end of the glitch clears it; shape (particle_count,)."""
         self.pressed = wp.zeros(particle_count, dtype=int, device=device)
         """1 where a glitching body's particle was pressed to a surface at the last frame's end
         (polyalloy.glitch), else 0; shape (particle_count,)."""

@@ -500,10 +500,10 @@ def relax_colors(
 ):
     """A willed body's colours move toward their targets over dt [s]: its form's colours, or,
     while it camouflages on collider body_camouflage[b], the colour of that surface under every
-    particle within `camouflage_depth` [m] of it, at `rate`·authority [1/s]. A glitching body's
-    contact colours that have not sunk in (imprint ≤ `imprint_shallow` [s]) go as fast as they
-    came, at `imprint_rate`·authority; where they have (imprint ≥ `imprint_set` [s], smoothly
-    between) its will restores them at `rate`·authority·(1 − g)²: it has lost its hold there. A glitching body's particles pressed to a surface
+    particle within `camouflage_depth` [m] of it, at `rate`·authority [1/s]. A glitching body
+    restores its colours where no contact's have sunk in (imprint ≤ `imprint_shallow` [s]) as
+    fast as contacts paint them, at `imprint_rate`·authority; where they have (imprint ≥
+    `imprint_set` [s], smoothly between) at `rate`·authority·(1 − g)²: it has lost its hold there. A glitching body's particles pressed to a surface
     are not restored at all. A glitching body also shows surface static, the will's own noise: an
     Ornstein–Uhlenbeck jitter per channel relaxing at the colour's rate, its standard deviation
     `static_deviation`·g wherever the will acts (random for `seed`)."""
