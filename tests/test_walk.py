@@ -8,6 +8,8 @@ starts and ends standing (no step at either end).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,40 @@ def test_a_glide_that_cuts_a_walk_short_sets_the_feet_down():
     gait = sim.control.gaits.numpy()[0]
     for field in ("step_left", "step_right", "velocity_left", "velocity_right"):
         assert np.all(np.asarray(gait[field]) == 0.0), field
+
+
+def test_a_mesh_form_walks_on_the_legs_its_scene_declares(tmp_path):
+    # A mesh knows no joints: its [[forms]] table may declare its legs (hip point, ankle height,
+    # half width); the stride and lift default to the humanoid's proportions to the leg length.
+    import trimesh
+
+    trimesh.creation.box(extents=(0.4, 1.0, 0.3)).apply_translation([0.0, 0.5, 0.0]).export(tmp_path / "block.stl")
+    data = scene_dict("walk", 0.8, [[-1.0, 0.0, -1.0], [1.0, 1.4, 2.0]], 0.08, fps=10)
+    data["forms"] = [{"name": "block", "mesh": "block.stl",
+                      "legs": {"hip": [0.0, 0.5, 0.0], "ankle_height": 0.1, "half_width": 0.25}}]
+    data["bodies"] = [{"name": "alloy", "form": "block", "position": [0.0, 0.0, -0.5]}]
+    data["events"] = [{"do": "move", "at": 0.0, "body": "alloy", "to": [0.0, 0.0, 1.5], "over": 2.0, "walk": True}]
+    sim = make_simulation(data, tmp_path)
+    legs = sim.forms["block"].legs()
+    assert legs.leg_length == pytest.approx(0.4) and legs.stride == pytest.approx(1.2 / 0.83 * 0.4)
+    sim.step_frame()
+    assert any(e.kind == "move" and e.detail.endswith("walking") for e in sim.applied_events)
+    while sim.frame < sim.frame_count:
+        sim.step_frame()
+    # 0.8 m walked by 0.8 s, past the steps' ramp (half a stride, 0.29 m): the feet are where
+    # walk.foot_steps puts them on these legs, the right one lifted in its swing.
+    travelled = float(sim.control.offsets[0] @ np.array([0.0, 0.0, 1.0]))
+    assert travelled == pytest.approx(0.8, abs=0.01)
+    expected, _ = foot_steps(travelled, 2.0, np.array([0.0, 0.0, 1.0]), legs.stride, legs.lift)
+    np.testing.assert_allclose(sim.control.steps[0, :, :3], expected, atol=1e-6)
+    assert sim.control.steps[0, 1, 1] > 0.02
+
+
+def test_declared_ankles_must_lie_below_the_hips():
+    from polyalloy.scene import Scene, SceneError
+
+    data = scene_dict("walk", 0.1, [[-1.0, 0.0, -1.0], [1.0, 1.4, 1.0]], 0.08)
+    data["forms"] = [{"name": "block", "mesh": "block.stl", "legs": {"hip": [0.0, 0.5, 0.0], "ankle_height": 0.6, "half_width": 0.25}}]
+    with pytest.raises(SceneError) as caught:
+        Scene.from_dict(data, Path("."))
+    assert any("legs.ankle_height" in line and "below the hip" in line for line in caught.value.errors), caught.value.errors

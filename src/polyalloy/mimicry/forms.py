@@ -148,6 +148,14 @@ class Legs:
     lift: float
     """Height a swinging foot is lifted [m]."""
 
+    @classmethod
+    def declared(cls, hip: np.ndarray, ankle_height: float, half_width: float,
+                 stride: float | None = None, lift: float | None = None) -> "Legs":
+        """Legs a scene declares [m]; the stride and lift by default in the humanoid's proportions
+        to the leg length (1.2 m and 12 cm on 0.83 m legs)."""
+        length = float(hip[1] - ankle_height)
+        return cls(hip, length, half_width, stride or 1.2 / 0.83 * length, lift or 0.12 / 0.83 * length)
+
     def scaled(self, factor: float) -> "Legs":
         """The same legs on the form scaled uniformly by `factor` about its origin."""
         return Legs(factor * self.hip, factor * self.leg_length, factor * self.half_width,
@@ -175,6 +183,8 @@ class Form:
         self.name = name
         self.part_colors = self._resolve_colors(color, colors)
         """Colour of each part, float32 RGB in [0, 1], shape (len(part_names), 3)."""
+        self.declared_legs: Legs | None = None
+        """Legs a scene gave the form (a mesh's `legs` table), for forms that do not know their own."""
 
     @classmethod
     def from_params(cls, name: str, params: dict, color=None, colors: dict | None = None) -> Form:
@@ -200,7 +210,7 @@ class Form:
 
     def legs(self) -> Legs | None:
         """The form's legs, if it walks on any (None: a move glides it)."""
-        return None
+        return self.declared_legs
 
     def color_at(self, p: np.ndarray) -> np.ndarray:
         """Colour at local points ``p`` (N, 3) [m]: float32 RGB in [0, 1], shape (N, 3)."""

@@ -15,7 +15,7 @@ import warp as wp
 
 from ..control import Control
 from ..materials import MATERIALS, Constitutive, Material
-from ..mimicry import Box, Form, FormError, Humanoid, MeshForm, fill_form, make_form, particle_volume, placed_bounds, placed_sdf
+from ..mimicry import Box, Form, FormError, Humanoid, Legs, MeshForm, fill_form, make_form, particle_volume, placed_bounds, placed_sdf
 from ..model import BodyInfo, GridSpec, Model
 from ..solver.colliders import BOUNDARY_CODES, PATTERN_CODES, SHAPE_CODES, ColliderData, bake_signed_distance
 from ..solver.constitutive import MaterialData, material_data
@@ -66,6 +66,11 @@ def _forms(scene: Scene) -> tuple[dict[str, Form], list[str]]:
             forms[spec.name] = make_form(spec.name, shape, mesh, params, spec.color, spec.colors, scene.base_dir)
         except FormError as error:
             errors.append(f"forms[{i}]: {error}")
+            continue
+        legs = getattr(spec, "legs", None)
+        if legs is not None:
+            forms[spec.name].declared_legs = Legs.declared(
+                np.asarray(legs.hip, dtype=float), legs.ankle_height, legs.half_width, legs.stride, legs.lift)
     return forms, errors
 
 

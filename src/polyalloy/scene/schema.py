@@ -391,12 +391,32 @@ class BladeForm(_FormBase):
     thickness: float = Field(gt=0, description="Thickness of the blade along z [m].")
 
 
+class LegsSpec(_Spec):
+    """A mesh form's legs, so that a move with walk = true walks it (the humanoid knows its own)."""
+
+    hip: Vec3 = Field(
+        description="Midpoint of the hip joints in the form's frame [m] (origin at its bottom-face centre, y up, "
+        "facing +z, its left +x); the metal below it and within half_width of it across is legs.",
+    )
+    ankle_height: float = Field(gt=0, description="Height of the ankles above the soles [m]; below them a leg takes its whole step.")
+    half_width: float = Field(gt=0, description="Farthest the legs' metal lies from the hip point across the form (x) [m].")
+    stride: float | None = Field(None, gt=0, description="Length of a walking stride, two steps [m]; default 1.45 × the leg length.")
+    lift: float | None = Field(None, gt=0, description="Height a swinging foot is lifted [m]; default 0.145 × the leg length.")
+
+    @model_validator(mode="after")
+    def _ankles_below_hips(self) -> LegsSpec:
+        if self.ankle_height >= self.hip[1]:
+            raise problems_error([(("ankle_height",), f"must be below the hip point's height, {self.hip[1]:g} m")])
+        return self
+
+
 class MeshForm(_FormBase):
     """A closed triangle mesh read from a file (any format trimesh reads)."""
 
     shape: Literal["mesh"] = "mesh"
     mesh: FilePath = Field(description="Mesh file, relative to the scene file.")
     scale: float = Field(1.0, gt=0, description="Uniform scale from mesh units to metres (dimensionless).")
+    legs: LegsSpec | None = Field(None, description="Its legs, if it walks (a move with walk = true); none: it glides.")
 
 
 FORM_KINDS = (HumanoidForm, SphereForm, BoxForm, CapsuleForm, CylinderForm, TorusForm, BladeForm, MeshForm)
