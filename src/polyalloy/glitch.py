@@ -11,14 +11,14 @@ A hand on a striped railing is striped to about the elbow (000).
 How long the colour stays depends on how long the contact lasted. Each particle's imprint (a
 State field) is how long the contact that last pressed it lasted, up to IMPRINT_SET_TIME, or the
 deepest imprint of a contact that has tinted it since, if deeper; a patch newly pressed (a foot
-set down) starts it again, a new form or the end of the glitch clears it. Where the body is pressed to the surface (within a cell of what touches it)
-its will cannot restore the colour at all. Off the surface, a touch held no longer than IMPRINT_SHALLOW_TIME (a step: 0.7 s
-at 1 m/s) goes as fast as it came, at IMPRINT_RATE × authority, so the tiles fade from a foot
-as it is lifted and return as it is set down; a touch held IMPRINT_SET_TIME or longer (a hand
-dragged along a railing, feet planted while he stands) has sunk in, and the glitching will
-takes it back only at (1 − g)² of its colour rate (6/s): the hand stays striped for seconds,
-until the glitch eases (Simulation's colour relaxation, kernels.relax_colors, which also adds
-surface static ∝ g).
+set down) starts it again, a new form or the end of the glitch clears it. Where the body is
+pressed to the surface (within a cell of what touches it) its will cannot restore the colour at
+all. Off the surface, a touch held no longer than IMPRINT_SHALLOW_TIME (a step: 0.7 s at 1 m/s)
+goes as fast as it came, at IMPRINT_RATE × authority, so the tiles fade from a foot as it is
+lifted and return as it is set down; a touch held IMPRINT_SET_TIME or longer (a hand dragged
+along a railing, feet planted while he stands) has sunk in, and the glitching will takes it back
+only at (1 − g)² of its colour rate (6/s): the hand stays striped for seconds, until the glitch
+eases (Simulation's colour relaxation, kernels.relax_colors, which also adds surface static ∝ g).
 """
 
 from __future__ import annotations

@@ -133,6 +133,13 @@ def parse_color(value, where: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+STRIDE_PER_LEG_LENGTH = 1.2 / 0.83
+"""Walking stride over leg length [1]: a 1.80 m adult's 1.2 m strides on 0.83 m legs."""
+
+LIFT_PER_LEG_LENGTH = 0.12 / 0.83
+"""Height a swinging foot is lifted over leg length [1]: 12 cm on 0.83 m legs."""
+
+
 @dataclass(frozen=True)
 class Legs:
     """Where a form's legs are, in its local frame [m], and how they walk (polyalloy.walk)."""
@@ -151,10 +158,10 @@ class Legs:
     @classmethod
     def declared(cls, hip: np.ndarray, ankle_height: float, half_width: float,
                  stride: float | None = None, lift: float | None = None) -> "Legs":
-        """Legs a scene declares [m]; the stride and lift by default in the humanoid's proportions
-        to the leg length (1.2 m and 12 cm on 0.83 m legs)."""
+        """Legs with their hip point and ankle height [m]; the stride and lift by default in a
+        walking adult's proportions to the leg length (1.2 m and 12 cm on 0.83 m legs)."""
         length = float(hip[1] - ankle_height)
-        return cls(hip, length, half_width, stride or 1.2 / 0.83 * length, lift or 0.12 / 0.83 * length)
+        return cls(hip, length, half_width, stride or STRIDE_PER_LEG_LENGTH * length, lift or LIFT_PER_LEG_LENGTH * length)
 
     def scaled(self, factor: float) -> "Legs":
         """The same legs on the form scaled uniformly by `factor` about its origin."""

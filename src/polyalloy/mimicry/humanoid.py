@@ -236,10 +236,8 @@ class Humanoid(Form):
         """The figure's legs: their metal lies within 0.26 m of the centre line (its thighs reach
         0.19 m, its hands hang from 0.37 m out), and it walks in 1.2 m strides lifting each foot
         12 cm (at 1.80 m; scaled with the height)."""
-        s = self.height / REFERENCE_HEIGHT
         hip = 0.5 * (self.joints["hip_l"] + self.joints["hip_r"])
-        return Legs(hip=hip, leg_length=float(hip[1] - self.joints["ankle_l"][1]), half_width=0.26 * s,
-                    stride=1.2 * s, lift=0.12 * s)
+        return Legs.declared(hip, float(self.joints["ankle_l"][1]), 0.26 * self.height / REFERENCE_HEIGHT)
 
     def limb(self, part: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """The limb that starts at ``part`` (one of ``LIMB_PARTS``, e.g. "forearm_r"): its root

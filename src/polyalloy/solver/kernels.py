@@ -503,10 +503,11 @@ def relax_colors(
     particle within `camouflage_depth` [m] of it, at `rate`·authority [1/s]. A glitching body
     restores its colours where no contact's have sunk in (imprint ≤ `imprint_shallow` [s]) as
     fast as contacts paint them, at `imprint_rate`·authority; where they have (imprint ≥
-    `imprint_set` [s], smoothly between) at `rate`·authority·(1 − g)²: it has lost its hold there. A glitching body's particles pressed to a surface
-    are not restored at all. A glitching body also shows surface static, the will's own noise: an
-    Ornstein–Uhlenbeck jitter per channel relaxing at the colour's rate, its standard deviation
-    `static_deviation`·g wherever the will acts (random for `seed`)."""
+    `imprint_set` [s], smoothly between) at `rate`·authority·(1 − g)²: it has lost its hold
+    there. Its particles pressed to a surface are not restored at all. It also shows surface
+    static, the will's own noise: an Ornstein–Uhlenbeck jitter per channel relaxing at the
+    colour's rate, its standard deviation `static_deviation`·g wherever the will acts (random
+    for `seed`)."""
     p = wp.tid()
     body = particle_body[p]
     if body < 0:
